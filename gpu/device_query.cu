@@ -1,0 +1,36 @@
+// CUDA build of the device query.
+#include <cuda_runtime.h>
+
+#include "gpu/device_query.h"
+
+namespace petprep::gpu {
+
+CudaInfo QueryCuda() {
+  CudaInfo info;
+  info.built = true;
+  cudaRuntimeGetVersion(&info.runtime_version);
+  if (cudaDriverGetVersion(&info.driver_version) != cudaSuccess) info.driver_version = 0;
+  int count = 0;
+  cudaError_t err = cudaGetDeviceCount(&count);
+  if (err != cudaSuccess) {
+    info.error = std::string(cudaGetErrorName(err)) + ": " + cudaGetErrorString(err);
+    cudaGetLastError();  // clear the sticky error state for later callers
+    return info;
+  }
+  if (count == 0) info.error = "the driver reports 0 devices";
+  for (int i = 0; i < count; ++i) {
+    cudaDeviceProp prop;
+    if (cudaGetDeviceProperties(&prop, i) != cudaSuccess) continue;
+    CudaDevice d;
+    d.index = i;
+    d.name = prop.name;
+    d.major = prop.major;
+    d.minor = prop.minor;
+    d.total_memory = prop.totalGlobalMem;
+    d.multiprocessors = prop.multiProcessorCount;
+    info.devices.push_back(d);
+  }
+  return info;
+}
+
+}  // namespace petprep::gpu

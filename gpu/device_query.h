@@ -1,0 +1,36 @@
+// What CUDA can see here: runtime and driver versions and each device, for `petprep env`
+// and for deciding whether GPU paths run or report "no CUDA device".
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace petprep::gpu {
+
+struct CudaDevice {
+  int index = 0;
+  std::string name;
+  int major = 0, minor = 0;  // compute capability
+  size_t total_memory = 0;   // bytes
+  int multiprocessors = 0;
+};
+
+struct CudaInfo {
+  bool built = false;       // petprep was compiled with the CUDA backend
+  int runtime_version = 0;  // e.g. 13000 for 13.0
+  int driver_version = 0;   // 0 when no driver is installed
+  std::vector<CudaDevice> devices;
+  std::string error;        // why no device is usable, when devices is empty
+};
+
+// Never fails: without a driver cudaGetDeviceCount returns an error, reported as no device.
+CudaInfo QueryCuda();
+
+// "not built", "no CUDA device (<why>)", or "1 device: NVIDIA H100 (sm_90, 79.1 GiB)".
+std::string CudaSummary(const CudaInfo& info);
+
+// "13.0" from 13000; "none" from 0.
+std::string CudaVersionString(int version);
+
+}  // namespace petprep::gpu

@@ -1,0 +1,31 @@
+// Formatting shared by the CUDA and the no-CUDA builds of the device query.
+#include <cstdio>
+#include <string>
+
+#include "gpu/device_query.h"
+
+namespace petprep::gpu {
+
+std::string CudaVersionString(int version) {
+  if (version <= 0) return "none";
+  return std::to_string(version / 1000) + "." + std::to_string((version % 1000) / 10);
+}
+
+std::string CudaSummary(const CudaInfo& info) {
+  if (!info.built) return "not built";
+  if (info.devices.empty()) {
+    return "no CUDA device" + (info.error.empty() ? std::string() : " (" + info.error + ")");
+  }
+  std::string out = std::to_string(info.devices.size()) +
+                    (info.devices.size() == 1 ? " device: " : " devices: ");
+  for (size_t i = 0; i < info.devices.size(); ++i) {
+    const CudaDevice& d = info.devices[i];
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "%s%s (sm_%d%d, %.1f GiB)", i ? "; " : "", d.name.c_str(),
+                  d.major, d.minor, static_cast<double>(d.total_memory) / (1 << 30));
+    out += buf;
+  }
+  return out;
+}
+
+}  // namespace petprep::gpu

@@ -1,0 +1,27 @@
+// Image encoders: JPEG through TurboJPEG, PNG through OpenCV (libpng), GIF through giflib.
+//
+// Each call is self-contained and thread-safe (TurboJPEG handles are per thread). Output
+// bytes are a pure function of the input and the library versions.
+#pragma once
+
+#include <string>
+
+#include "pipeline/core/image.h"
+#include "pipeline/core/status.h"
+
+namespace petprep {
+
+enum class JpegColor { kAuto, kCmyk };
+
+// Encodes 1 (grayscale) or 3 (RGB) channels, or 4 as CMYK when color is kCmyk.
+// quality in [1, 100]; RGB uses 4:2:0 chroma subsampling.
+Result<std::string> EncodeJpeg(const Image& image, int quality,
+                               JpegColor color = JpegColor::kAuto);
+
+// Encodes 1 (gray), 3 (RGB) or 4 (RGBA) channels as an 8-bit PNG.
+Result<std::string> EncodePng(const Image& image);
+
+// Encodes 3-channel RGB as a single-frame 256-colour GIF (6x6x6 colour cube palette).
+Result<std::string> EncodeGif(const Image& image);
+
+}  // namespace petprep

@@ -1,0 +1,87 @@
+#include "tests/test_util.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <vector>
+
+#include "pipeline/core/atomic_file.h"
+
+namespace petprep::testing {
+
+TempDir::TempDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string tmpl = std::string(base && *base ? base : "/tmp") + "/petprep-test-XXXXXX";
+  std::vector<char> buf(tmpl.begin(), tmpl.end());
+  buf.push_back('\0');
+  char* p = mkdtemp(buf.data());
+  EXPECT_NE(p, nullptr);
+  path_ = p ? p : "";
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+}
+
+namespace {
+
+template <typename F>
+void ForEachEntry(const std::string& path, F f) {
+  archive* a = archive_read_new();
+  archive_read_support_filter_all(a);
+  archive_read_support_format_all(a);
+  if (archive_read_open_filename(a, path.c_str(), 1 << 16) != ARCHIVE_OK) {
+    ADD_FAILURE() << path << ": " << archive_error_string(a);
+    archive_read_free(a);
+    return;
+  }
+  archive_entry* e;
+  int rc;
+  while ((rc = archive_read_next_header(a, &e)) == ARCHIVE_OK) f(a, e);
+  EXPECT_EQ(rc, ARCHIVE_EOF) << path << ": " << archive_error_string(a);
+  archive_read_free(a);
+}
+
+}  // namespace
+
+std::map<std::string, std::string> ReadArchive(const std::string& path) {
+  std::map<std::string, std::string> out;
+  ForEachEntry(path, [&](archive* a, archive_entry* e) {
+    if (archive_entry_filetype(e) != AE_IFREG) return;
+    std::string data;
+    char buf[1 << 16];
+    la_ssize_t n;
+    while ((n = archive_read_data(a, buf, sizeof buf)) > 0) data.append(buf, n);
+    EXPECT_GE(n, 0) << archive_entry_pathname(e);
+    out[archive_entry_pathname(e)] = std::move(data);
+  });
+  return out;
+}
+
+std::vector<std::string> ArchiveEntryNames(const std::string& path) {
+  std::vector<std::string> out;
+  ForEachEntry(path, [&](archive*, archive_entry* e) { out.push_back(archive_entry_pathname(e)); });
+  return out;
+}
+
+CommandResult RunPetprep(const std::string& args) {
+  TempDir dir;
+  std::string cmd = std::string(PETPREP_BINARY) + " " + args + " >" + dir.path() + "/out 2>" +
+                    dir.path() + "/err";
+  int rc = std::system(cmd.c_str());
+  CommandResult r;
+  r.exit_code = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  auto out = ReadFile(dir.path() + "/out");
+  auto err = ReadFile(dir.path() + "/err");
+  r.out = out.ok() ? *out : "";
+  r.err = err.ok() ? *err : "";
+  return r;
+}
+
+}  // namespace petprep::testing

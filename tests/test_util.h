@@ -1,0 +1,35 @@
+// Helpers shared by the test programs: temp folders, reading archives, running petprep.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace petprep::testing {
+
+// A fresh folder under $TMPDIR (or /tmp), removed with its contents on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// Every regular file of a tar or tar.gz archive: name -> bytes. Fails the test on error.
+std::map<std::string, std::string> ReadArchive(const std::string& path);
+// Every entry name of an archive, in order (folders included).
+std::vector<std::string> ArchiveEntryNames(const std::string& path);
+
+struct CommandResult {
+  int exit_code;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+// Runs the built petprep binary with `args` (a shell-quoted string).
+CommandResult RunPetprep(const std::string& args);
+
+}  // namespace petprep::testing
