@@ -21,7 +21,7 @@ struct CudaInfo {
   int runtime_version = 0;  // e.g. 13000 for 13.0
   int driver_version = 0;   // 0 when no driver is installed
   std::vector<CudaDevice> devices;
-  std::string error;        // why no device is usable, when devices is empty
+  std::string error;  // why no device is usable, when devices is empty
 };
 
 // Never fails: without a driver cudaGetDeviceCount returns an error, reported as no device.

@@ -16,8 +16,8 @@ std::string CudaSummary(const CudaInfo& info) {
   if (info.devices.empty()) {
     return "no CUDA device" + (info.error.empty() ? std::string() : " (" + info.error + ")");
   }
-  std::string out = std::to_string(info.devices.size()) +
-                    (info.devices.size() == 1 ? " device: " : " devices: ");
+  std::string out =
+      std::to_string(info.devices.size()) + (info.devices.size() == 1 ? " device: " : " devices: ");
   for (size_t i = 0; i < info.devices.size(); ++i) {
     const CudaDevice& d = info.devices[i];
     char buf[256];

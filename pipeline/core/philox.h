@@ -27,11 +27,11 @@ struct PhiloxKey {
 
 // The purposes a key is derived for; values are part of the format and never reused.
 enum class RandomPurpose : uint32_t {
-  kSynth = 1,      // synthetic dataset content
-  kShuffle = 2,    // epoch order
-  kAugment = 3,    // augmentation parameters
-  kDropout = 4,    // dropout masks
-  kInit = 5,       // weight initialisation
+  kSynth = 1,    // synthetic dataset content
+  kShuffle = 2,  // epoch order
+  kAugment = 3,  // augmentation parameters
+  kDropout = 4,  // dropout masks
+  kInit = 5,     // weight initialisation
 };
 
 PETPREP_HD_INLINE void PhiloxMulHiLo(uint32_t a, uint32_t b, uint32_t* hi, uint32_t* lo) {
@@ -85,8 +85,8 @@ class PhiloxStream {
 
   PETPREP_HD uint32_t NextU32() {
     if (used_ == 4) {
-      PhiloxCounter c = {{static_cast<uint32_t>(sample_), static_cast<uint32_t>(sample_ >> 32),
-                          epoch_, block_++}};
+      PhiloxCounter c = {
+          {static_cast<uint32_t>(sample_), static_cast<uint32_t>(sample_ >> 32), epoch_, block_++}};
       buf_ = Philox4x32_10(c, key_);
       used_ = 0;
     }

@@ -17,9 +17,9 @@ namespace petprep {
 struct ProgressOptions {
   bool quiet = false;
   FILE* stream = stderr;
-  int is_tty = -1;  // -1: ask isatty() of the stream
-  double redraw_seconds = 0.1;  // terminal redraw period
-  double line_seconds = 5.0;    // period of plain lines when not a terminal
+  int is_tty = -1;                // -1: ask isatty() of the stream
+  double redraw_seconds = 0.1;    // terminal redraw period
+  double line_seconds = 5.0;      // period of plain lines when not a terminal
   std::function<double()> clock;  // seconds; steady clock when empty
 };
 

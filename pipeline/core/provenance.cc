@@ -83,7 +83,8 @@ Provenance CollectProvenance() {
       {"OpenSSL", OpenSSL_version(OPENSSL_VERSION)},
       {"oneTBB", TBB_runtime_version()},
       {"protobuf", google::protobuf::internal::VersionString(GOOGLE_PROTOBUF_VERSION)},
-      {"libcurl", std::string(curl->version) + (curl->ssl_version ? std::string(" (") + curl->ssl_version + ")" : "")},
+      {"libcurl", std::string(curl->version) +
+                      (curl->ssl_version ? std::string(" (") + curl->ssl_version + ")" : "")},
       {"libarchive", archive_version_details()},
       {"nlohmann-json", std::to_string(NLOHMANN_JSON_VERSION_MAJOR) + "." +
                             std::to_string(NLOHMANN_JSON_VERSION_MINOR) + "." +
@@ -124,7 +125,9 @@ nlohmann::ordered_json ToolVersionsJson(const Provenance& p) {
 
 nlohmann::ordered_json ProvenanceJson(const Provenance& p) {
   nlohmann::ordered_json j = ToolVersionsJson(p);
-  j["cpu"] = {{"model", p.cpu_model}, {"simd", p.simd}, {"threads", p.threads},
+  j["cpu"] = {{"model", p.cpu_model},
+              {"simd", p.simd},
+              {"threads", p.threads},
               {"tbb_default_concurrency", p.tbb_threads}};
   j["cuda"] = {{"status", p.cuda},
                {"built", p.cuda != "not built"},

@@ -33,7 +33,9 @@ class [[nodiscard]] Status {
   Status() = default;  // OK
 
   static Status Ok() { return Status(); }
-  static Status InvalidArgument(std::string msg) { return {Code::kInvalidArgument, std::move(msg)}; }
+  static Status InvalidArgument(std::string msg) {
+    return {Code::kInvalidArgument, std::move(msg)};
+  }
   static Status NotFound(std::string msg) { return {Code::kNotFound, std::move(msg)}; }
   static Status AlreadyExists(std::string msg) { return {Code::kAlreadyExists, std::move(msg)}; }
   static Status Corruption(std::string msg) { return {Code::kCorruption, std::move(msg)}; }
@@ -69,7 +71,7 @@ const char* CodeName(Status::Code code);
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}          // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {}  // NOLINT: implicit by design
 
   bool ok() const { return status_.ok(); }
@@ -92,8 +94,8 @@ class [[nodiscard]] Result {
 }  // namespace petprep
 
 // Returns from the enclosing function when `expr` yields an error Status.
-#define PETPREP_RETURN_IF_ERROR(expr)              \
-  do {                                             \
-    ::petprep::Status petprep_status_ = (expr);    \
+#define PETPREP_RETURN_IF_ERROR(expr)                  \
+  do {                                                 \
+    ::petprep::Status petprep_status_ = (expr);        \
     if (!petprep_status_.ok()) return petprep_status_; \
   } while (0)

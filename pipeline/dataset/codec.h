@@ -15,8 +15,7 @@ enum class JpegColor { kAuto, kCmyk };
 
 // Encodes 1 (grayscale) or 3 (RGB) channels, or 4 as CMYK when color is kCmyk.
 // quality in [1, 100]; RGB uses 4:2:0 chroma subsampling.
-Result<std::string> EncodeJpeg(const Image& image, int quality,
-                               JpegColor color = JpegColor::kAuto);
+Result<std::string> EncodeJpeg(const Image& image, int quality, JpegColor color = JpegColor::kAuto);
 
 // Encodes 1 (gray), 3 (RGB) or 4 (RGBA) channels as an 8-bit PNG.
 Result<std::string> EncodePng(const Image& image);

@@ -51,33 +51,55 @@ struct DefectSpec {
 
 // The defects of the real archives, with their real names where known.
 const DefectSpec kDefects[] = {
-    {"images/Abyssinian_5.jpg", "Abyssinian_5", "png_as_jpg", "a PNG with an alpha channel named .jpg", IMG(kPngAlpha)},
-    {"images/Egyptian_Mau_14.jpg", "Egyptian_Mau_14", "png_as_jpg", "a PNG with an alpha channel named .jpg", IMG(kPngAlpha)},
-    {"images/Egyptian_Mau_186.jpg", "Egyptian_Mau_186", "png_as_jpg", "a PNG with an alpha channel named .jpg", IMG(kPngAlpha)},
-    {"images/Abyssinian_34.jpg", "Abyssinian_34", "gif_as_jpg", "a GIF palette image named .jpg", IMG(kGif)},
-    {"images/Egyptian_Mau_139.jpg", "Egyptian_Mau_139", "gif_as_jpg", "a GIF palette image named .jpg", IMG(kGif)},
-    {"images/Egyptian_Mau_145.jpg", "Egyptian_Mau_145", "gif_as_jpg", "a GIF palette image named .jpg", IMG(kGif)},
-    {"images/Egyptian_Mau_167.jpg", "Egyptian_Mau_167", "gif_as_jpg", "a GIF palette image named .jpg", IMG(kGif)},
-    {"images/Egyptian_Mau_177.jpg", "Egyptian_Mau_177", "gif_as_jpg", "a GIF palette image named .jpg", IMG(kGif)},
-    {"images/Egyptian_Mau_191.jpg", "Egyptian_Mau_191", "gif_as_jpg", "a GIF palette image named .jpg", IMG(kGif)},
-    {"images/staffordshire_bull_terrier_2.jpg", "staffordshire_bull_terrier_2", "grayscale_jpeg", "a one-channel JPEG", IMG(kGray)},
-    {"images/staffordshire_bull_terrier_22.jpg", "staffordshire_bull_terrier_22", "grayscale_jpeg", "a one-channel JPEG", IMG(kGray)},
-    {"images/Egyptian_Mau_129.jpg", "Egyptian_Mau_129", "grayscale_jpeg", "a one-channel JPEG", IMG(kGray)},
-    {"images/beagle_116.jpg", "beagle_116", "truncated_jpeg", "a JPEG cut off before its end marker", IMG(kTruncated)},
-    {"images/chihuahua_121.jpg", "chihuahua_121", "extraneous_bytes_jpeg", "a JPEG with extraneous bytes before its end marker", IMG(kExtraneous)},
+    {"images/Abyssinian_5.jpg", "Abyssinian_5", "png_as_jpg",
+     "a PNG with an alpha channel named .jpg", IMG(kPngAlpha)},
+    {"images/Egyptian_Mau_14.jpg", "Egyptian_Mau_14", "png_as_jpg",
+     "a PNG with an alpha channel named .jpg", IMG(kPngAlpha)},
+    {"images/Egyptian_Mau_186.jpg", "Egyptian_Mau_186", "png_as_jpg",
+     "a PNG with an alpha channel named .jpg", IMG(kPngAlpha)},
+    {"images/Abyssinian_34.jpg", "Abyssinian_34", "gif_as_jpg", "a GIF palette image named .jpg",
+     IMG(kGif)},
+    {"images/Egyptian_Mau_139.jpg", "Egyptian_Mau_139", "gif_as_jpg",
+     "a GIF palette image named .jpg", IMG(kGif)},
+    {"images/Egyptian_Mau_145.jpg", "Egyptian_Mau_145", "gif_as_jpg",
+     "a GIF palette image named .jpg", IMG(kGif)},
+    {"images/Egyptian_Mau_167.jpg", "Egyptian_Mau_167", "gif_as_jpg",
+     "a GIF palette image named .jpg", IMG(kGif)},
+    {"images/Egyptian_Mau_177.jpg", "Egyptian_Mau_177", "gif_as_jpg",
+     "a GIF palette image named .jpg", IMG(kGif)},
+    {"images/Egyptian_Mau_191.jpg", "Egyptian_Mau_191", "gif_as_jpg",
+     "a GIF palette image named .jpg", IMG(kGif)},
+    {"images/staffordshire_bull_terrier_2.jpg", "staffordshire_bull_terrier_2", "grayscale_jpeg",
+     "a one-channel JPEG", IMG(kGray)},
+    {"images/staffordshire_bull_terrier_22.jpg", "staffordshire_bull_terrier_22", "grayscale_jpeg",
+     "a one-channel JPEG", IMG(kGray)},
+    {"images/Egyptian_Mau_129.jpg", "Egyptian_Mau_129", "grayscale_jpeg", "a one-channel JPEG",
+     IMG(kGray)},
+    {"images/beagle_116.jpg", "beagle_116", "truncated_jpeg",
+     "a JPEG cut off before its end marker", IMG(kTruncated)},
+    {"images/chihuahua_121.jpg", "chihuahua_121", "extraneous_bytes_jpeg",
+     "a JPEG with extraneous bytes before its end marker", IMG(kExtraneous)},
     {"images/Bombay_250.jpg", "Bombay_250", "cmyk_jpeg", "a four-channel CMYK JPEG", IMG(kCmyk)},
     {"images/Abyssinian_100.mat", nullptr, "mat_file", "a MATLAB file among the images", NONE},
     {"images/Abyssinian_101.mat", nullptr, "mat_file", "a MATLAB file among the images", NONE},
     {"images/Abyssinian_102.mat", nullptr, "mat_file", "a MATLAB file among the images", NONE},
     {"annotations/._trimaps", nullptr, "appledouble", "a macOS AppleDouble resource file", NONE},
-    {"annotations/trimaps/._Abyssinian_1.png", nullptr, "appledouble", "a macOS AppleDouble resource file", NONE},
-    {"images/boxer_250.jpg", "boxer_250", "image_without_trimap", "an image with no trimap", TRI(kNone)},
-    {"annotations/trimaps/pug_250.png", "pug_250", "trimap_without_image", "a trimap with no image", IMG(kNone)},
-    {"annotations/trimaps/havanese_250.png", "havanese_250", "trimap_size_mismatch", "a trimap of another size than its image", TRI(kOtherSize)},
-    {"annotations/trimaps/keeshond_250.png", "keeshond_250", "rgba_trimap", "a four-channel RGBA trimap", TRI(kRgba)},
-    {"annotations/trimaps/samoyed_250.png", "samoyed_250", "trimap_bad_values", "a trimap holding the values 0 and 7", TRI(kBadValues)},
-    {"annotations/list.txt", "Sphynx_250", "missing_from_list", "a pet with image and trimap but no list.txt row", LST(kMissing)},
-    {"annotations/list.txt", "pomeranian_250", "short_list_row", "a list.txt row with only 3 columns", LST(kShortRow)},
+    {"annotations/trimaps/._Abyssinian_1.png", nullptr, "appledouble",
+     "a macOS AppleDouble resource file", NONE},
+    {"images/boxer_250.jpg", "boxer_250", "image_without_trimap", "an image with no trimap",
+     TRI(kNone)},
+    {"annotations/trimaps/pug_250.png", "pug_250", "trimap_without_image", "a trimap with no image",
+     IMG(kNone)},
+    {"annotations/trimaps/havanese_250.png", "havanese_250", "trimap_size_mismatch",
+     "a trimap of another size than its image", TRI(kOtherSize)},
+    {"annotations/trimaps/keeshond_250.png", "keeshond_250", "rgba_trimap",
+     "a four-channel RGBA trimap", TRI(kRgba)},
+    {"annotations/trimaps/samoyed_250.png", "samoyed_250", "trimap_bad_values",
+     "a trimap holding the values 0 and 7", TRI(kBadValues)},
+    {"annotations/list.txt", "Sphynx_250", "missing_from_list",
+     "a pet with image and trimap but no list.txt row", LST(kMissing)},
+    {"annotations/list.txt", "pomeranian_250", "short_list_row",
+     "a list.txt row with only 3 columns", LST(kShortRow)},
 };
 
 #undef IMG
@@ -101,11 +123,11 @@ std::string AppleDoubleBytes() {
 }
 
 std::string MatFileBytes(const std::string& name) {
-  std::string text = "MATLAB 5.0 MAT-file, Platform: GLNXA64, Created on: Fri Jun 29 00:00:00 2012 (" +
-                     name + ")";
+  std::string text =
+      "MATLAB 5.0 MAT-file, Platform: GLNXA64, Created on: Fri Jun 29 00:00:00 2012 (" + name + ")";
   text.resize(116, ' ');
-  text += std::string(8, '\0');                  // subsystem data offset
-  text += std::string("\x00\x01", 2) + "IM";     // version 0x0100, little-endian marker
+  text += std::string(8, '\0');               // subsystem data offset
+  text += std::string("\x00\x01", 2) + "IM";  // version 0x0100, little-endian marker
   text += std::string(64, '\0');
   return text;
 }
@@ -123,16 +145,17 @@ std::string ListRow(const PetPlan& p) {
 
 std::string HeadXml(const PetPlan& p, const RenderedPet& r) {
   char buf[1024];
-  std::snprintf(buf, sizeof buf,
-                "<annotation><folder>OXIIIT</folder><filename>%s.jpg</filename>"
-                "<source><database>OXFORD-IIIT Pet Dataset</database><annotation>OXIIIT</annotation>"
-                "<image>flickr</image></source><size><width>%d</width><height>%d</height>"
-                "<depth>3</depth></size><segmented>0</segmented><object><name>%s</name>"
-                "<pose>Frontal</pose><truncated>0</truncated><occluded>0</occluded><bndbox>"
-                "<xmin>%d</xmin><ymin>%d</ymin><xmax>%d</xmax><ymax>%d</ymax></bndbox>"
-                "<difficult>0</difficult></object></annotation>\n",
-                p.id.c_str(), r.image.width, r.image.height, p.breed->species == 1 ? "cat" : "dog",
-                r.head.xmin + 1, r.head.ymin + 1, r.head.xmax + 1, r.head.ymax + 1);
+  std::snprintf(
+      buf, sizeof buf,
+      "<annotation><folder>OXIIIT</folder><filename>%s.jpg</filename>"
+      "<source><database>OXFORD-IIIT Pet Dataset</database><annotation>OXIIIT</annotation>"
+      "<image>flickr</image></source><size><width>%d</width><height>%d</height>"
+      "<depth>3</depth></size><segmented>0</segmented><object><name>%s</name>"
+      "<pose>Frontal</pose><truncated>0</truncated><occluded>0</occluded><bndbox>"
+      "<xmin>%d</xmin><ymin>%d</ymin><xmax>%d</xmax><ymax>%d</ymax></bndbox>"
+      "<difficult>0</difficult></object></annotation>\n",
+      p.id.c_str(), r.image.width, r.image.height, p.breed->species == 1 ? "cat" : "dog",
+      r.head.xmin + 1, r.head.ymin + 1, r.head.xmax + 1, r.head.ymax + 1);
   return buf;
 }
 
@@ -205,7 +228,8 @@ Rendered RenderPlan(uint64_t seed, const PetPlan& plan) {
     case ImageKind::kExtraneous:
       img = EncodeJpeg(pet.image, pet.jpeg_quality);
       // Bytes between the last scan and the end marker: libjpeg warns "extraneous bytes".
-      if (img.ok()) img.value().insert(img.value().size() - 2, std::string("\x12\x34\x56\x78\x9a", 5));
+      if (img.ok())
+        img.value().insert(img.value().size() - 2, std::string("\x12\x34\x56\x78\x9a", 5));
       break;
     case ImageKind::kNone:
       break;
@@ -247,7 +271,8 @@ Rendered RenderPlan(uint64_t seed, const PetPlan& plan) {
     }
     out.trimap = std::move(png).value();
   }
-  if (plan.image != ImageKind::kNone && SynthIsTrainval(seed, plan.id)) out.xml = HeadXml(plan, pet);
+  if (plan.image != ImageKind::kNone && SynthIsTrainval(seed, plan.id))
+    out.xml = HeadXml(plan, pet);
   return out;
 }
 
@@ -326,7 +351,8 @@ Result<SynthSummary> WriteSynthDataset(const SynthOptions& options) {
     std::sort(extra_images.begin(), extra_images.end());
   }
 
-  auto images = TarWriter::Create(options.out_dir + "/images.tar.gz", TarWriter::Compression::kGzip);
+  auto images =
+      TarWriter::Create(options.out_dir + "/images.tar.gz", TarWriter::Compression::kGzip);
   if (!images.ok()) return images.status();
   auto annotations =
       TarWriter::Create(options.out_dir + "/annotations.tar.gz", TarWriter::Compression::kGzip);
@@ -396,7 +422,8 @@ Result<SynthSummary> WriteSynthDataset(const SynthOptions& options) {
             tbb::make_filter<size_t, std::pair<size_t, std::shared_ptr<Rendered>>>(
                 tbb::filter_mode::parallel,
                 [&](size_t i) {
-                  return std::make_pair(i, std::make_shared<Rendered>(RenderPlan(options.seed, plans[i])));
+                  return std::make_pair(
+                      i, std::make_shared<Rendered>(RenderPlan(options.seed, plans[i])));
                 }) &
             tbb::make_filter<std::pair<size_t, std::shared_ptr<Rendered>>, void>(
                 tbb::filter_mode::serial_in_order,
@@ -444,9 +471,9 @@ Result<SynthSummary> WriteSynthDataset(const SynthOptions& options) {
   summary.pets = static_cast<int>(plans.size());
   summary.mean_jpeg_bytes = jpegs > 0 ? static_cast<double>(jpeg_bytes) / jpegs : 0.0;
 
-  PETPREP_RETURN_IF_ERROR(WriteFileAtomic(options.out_dir + "/SHA256SUMS",
-                                          *img_sha + "  images.tar.gz\n" + *ann_sha +
-                                              "  annotations.tar.gz\n"));
+  PETPREP_RETURN_IF_ERROR(
+      WriteFileAtomic(options.out_dir + "/SHA256SUMS",
+                      *img_sha + "  images.tar.gz\n" + *ann_sha + "  annotations.tar.gz\n"));
   std::string defects_path = options.out_dir + "/defects.json";
   if (options.defects) {
     summary.defects = SynthDefectList();
@@ -464,8 +491,8 @@ Result<SynthSummary> WriteSynthDataset(const SynthOptions& options) {
     }
     PETPREP_RETURN_IF_ERROR(WriteFileAtomic(defects_path, j.dump(2) + "\n"));
   } else if (std::remove(defects_path.c_str()) != 0 && errno != ENOENT) {
-    return Status::IoError(defects_path + ": cannot remove the stale defect list: " +
-                           std::strerror(errno));
+    return Status::IoError(defects_path +
+                           ": cannot remove the stale defect list: " + std::strerror(errno));
   }
   return summary;
 }

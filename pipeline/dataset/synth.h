@@ -17,10 +17,10 @@ namespace petprep {
 
 struct SynthOptions {
   std::string out_dir;
-  int count = 200;        // pets without a defect (ids <breed>_<n>, breeds in turn)
+  int count = 200;  // pets without a defect (ids <breed>_<n>, breeds in turn)
   uint64_t seed = 0;
-  bool defects = false;   // also inject every defect kind the real dataset has
-  int jobs = 0;           // 0: all cores
+  bool defects = false;  // also inject every defect kind the real dataset has
+  int jobs = 0;          // 0: all cores
 };
 
 // One injected defect, as listed in defects.json.
@@ -32,9 +32,9 @@ struct SynthDefect {
 };
 
 struct SynthSummary {
-  int pets = 0;           // ids written to list.txt or with an image or a trimap
-  int images = 0;         // files under images/
-  int trimaps = 0;        // files under annotations/trimaps/ (AppleDouble excluded)
+  int pets = 0;                // ids written to list.txt or with an image or a trimap
+  int images = 0;              // files under images/
+  int trimaps = 0;             // files under annotations/trimaps/ (AppleDouble excluded)
   double mean_jpeg_bytes = 0;  // over the clean JPEGs
   uint64_t images_bytes = 0, annotations_bytes = 0;
   std::string images_sha256, annotations_sha256;

@@ -72,9 +72,9 @@ void Put(Image& img, int x, int y, Rgb c) {
 
 // Fur colours real pets have: blacks, greys, whites, creams, browns, gingers.
 const Rgb kFurPalette[] = {
-    {30, 28, 26},    {70, 66, 62},    {128, 124, 120}, {200, 198, 192}, {238, 232, 220},
-    {222, 196, 150}, {180, 130, 80},  {130, 84, 46},   {90, 56, 30},    {206, 120, 50},
-    {160, 150, 140}, {110, 100, 110},
+    {30, 28, 26},    {70, 66, 62},    {128, 124, 120}, {200, 198, 192},
+    {238, 232, 220}, {222, 196, 150}, {180, 130, 80},  {130, 84, 46},
+    {90, 56, 30},    {206, 120, 50},  {160, 150, 140}, {110, 100, 110},
 };
 constexpr int kFurColors = sizeof(kFurPalette) / sizeof(kFurPalette[0]);
 
@@ -95,7 +95,7 @@ struct BreedLook {
   float pattern_scale;  // relative to the body's long semi-axis
   float fur;            // per-pixel grain amplitude
   bool pointy_ears;
-  float aspect;         // body short / long semi-axis
+  float aspect;  // body short / long semi-axis
 };
 
 BreedLook LookOf(uint64_t seed, const Breed& breed) {
@@ -181,7 +181,7 @@ struct PetShape {
 PetShape MakeShape(PhiloxStream& rng, int w, int h, const BreedLook& look) {
   PetShape s;
   float size = static_cast<float>(std::min(w, h));
-  float a = size * rng.Uniform(0.2f, 0.3f);
+  float a = size * rng.Uniform(0.22f, 0.32f);
   float b = a * look.aspect;
   float facing = rng.Bernoulli(0.5f) ? 1.0f : -1.0f;
   s.dir = Normalize({facing, rng.Uniform(-0.45f, 0.45f)});
@@ -224,9 +224,10 @@ PetShape MakeShape(PhiloxStream& rng, int w, int h, const BreedLook& look) {
             r * 0.09f};
   Vec rear = {s.center.x - s.dir.x * a * 0.9f, s.center.y - s.dir.y * a * 0.9f};
   float tail_len = a * rng.Uniform(0.4f, 0.8f);
-  Vec tail_dir = Normalize({-s.dir.x + s.up.x * rng.Uniform(0.2f, 1.2f),
-                            -s.dir.y + s.up.y * rng.Uniform(0.2f, 1.2f)});
-  s.tail = {rear, {rear.x + tail_dir.x * tail_len, rear.y + tail_dir.y * tail_len},
+  Vec tail_dir = Normalize(
+      {-s.dir.x + s.up.x * rng.Uniform(0.2f, 1.2f), -s.dir.y + s.up.y * rng.Uniform(0.2f, 1.2f)});
+  s.tail = {rear,
+            {rear.x + tail_dir.x * tail_len, rear.y + tail_dir.y * tail_len},
             b * rng.Uniform(0.1f, 0.2f)};
   float leg_len = b * rng.Uniform(0.8f, 1.2f);
   for (int i = 0; i < 4; ++i) {
@@ -241,7 +242,8 @@ PetShape MakeShape(PhiloxStream& rng, int w, int h, const BreedLook& look) {
 // Background: one of four textures, plus distractor shapes in pet-like colours.
 void DrawBackground(PhiloxStream& rng, uint64_t seed, Image& img) {
   int w = img.width, h = img.height;
-  Rgb c0 = rng.Bernoulli(0.5f) ? AnyColor(rng) : Jitter(kFurPalette[rng.Below(kFurColors)], rng, 30);
+  Rgb c0 =
+      rng.Bernoulli(0.5f) ? AnyColor(rng) : Jitter(kFurPalette[rng.Below(kFurColors)], rng, 30);
   Rgb c1 = AnyColor(rng);
   int kind = static_cast<int>(rng.Below(4));
   float scale = rng.Uniform(12, 70);
@@ -254,14 +256,17 @@ void DrawBackground(PhiloxStream& rng, uint64_t seed, Image& img) {
       float t;
       switch (kind) {
         case 0:  // mottled
-          t = ValueNoise(fx, fy, scale, salt) * 0.7f + ValueNoise(fx, fy, scale * 0.3f, salt + 1) * 0.3f;
+          t = ValueNoise(fx, fy, scale, salt) * 0.7f +
+              ValueNoise(fx, fy, scale * 0.3f, salt + 1) * 0.3f;
           break;
         case 1:  // planks
           t = (static_cast<int>(std::floor(fy / period)) & 1) ? 0.25f : 0.75f;
           t += (ValueNoise(fx * 0.15f, fy * 2.0f, scale, salt) - 0.5f) * 0.4f;
           break;
         case 2:  // tiles
-          t = ((static_cast<int>(std::floor(fx / period)) + static_cast<int>(std::floor(fy / period))) & 1)
+          t = ((static_cast<int>(std::floor(fx / period)) +
+                static_cast<int>(std::floor(fy / period))) &
+               1)
                   ? 0.2f
                   : 0.8f;
           break;
@@ -275,7 +280,8 @@ void DrawBackground(PhiloxStream& rng, uint64_t seed, Image& img) {
   }
   int distractors = rng.Between(3, 8);
   for (int k = 0; k < distractors; ++k) {
-    Rgb c = rng.Bernoulli(0.6f) ? Jitter(kFurPalette[rng.Below(kFurColors)], rng, 15) : AnyColor(rng);
+    Rgb c =
+        rng.Bernoulli(0.6f) ? Jitter(kFurPalette[rng.Below(kFurColors)], rng, 15) : AnyColor(rng);
     Rgb c2 = Jitter(kFurPalette[rng.Below(kFurColors)], rng, 15);
     bool ellipse = rng.Bernoulli(0.5f);
     float cx = rng.Uniform(0, static_cast<float>(w)), cy = rng.Uniform(0, static_cast<float>(h));
@@ -292,8 +298,8 @@ void DrawBackground(PhiloxStream& rng, uint64_t seed, Image& img) {
     for (int y = y0; y <= y1; ++y) {
       for (int x = x0; x <= x1; ++x) {
         float fx = static_cast<float>(x), fy = static_cast<float>(y);
-        bool inside = ellipse ? e.Contains(fx, fy)
-                              : (std::fabs(fx - cx) <= ra && std::fabs(fy - cy) <= rb);
+        bool inside =
+            ellipse ? e.Contains(fx, fy) : (std::fabs(fx - cx) <= ra && std::fabs(fy - cy) <= rb);
         if (!inside) continue;
         Rgb col = c;
         if (fill == 1 && (static_cast<int>(std::floor((fx + fy) / fperiod)) & 1)) col = c2;
@@ -342,7 +348,8 @@ Rgb PetColor(const PetShape& s, const BreedLook& look, float x, float y, uint32_
   }
   Rgb c = Lerp(look.base, look.second, t);
   float shade = 0.82f + 0.36f * ValueNoise(x, y, s.body.a * 0.6f, salt + 3);
-  float grain = (HashUnit(static_cast<int>(x), static_cast<int>(y), salt + 4) - 0.5f) * 2.0f * look.fur;
+  float grain =
+      (HashUnit(static_cast<int>(x), static_cast<int>(y), salt + 4) - 0.5f) * 2.0f * look.fur;
   return Add(Scale(c, shade), grain);
 }
 
@@ -351,8 +358,10 @@ Rgb PetColor(const PetShape& s, const BreedLook& look, float x, float y, uint32_
 RenderedPet RenderPet(uint64_t seed, std::string_view pet_id, const Breed& breed) {
   PhiloxStream rng(DeriveKey(seed, RandomPurpose::kSynth), SampleKeyOf(pet_id), 0);
   RenderedPet out;
+  // Photo-like shapes: aspect ratio between 2:3 and 3:2, each side within [150, 600].
   int w = rng.Between(150, 600);
-  int h = rng.Between(150, 600);
+  int h = static_cast<int>(static_cast<float>(w) * rng.Uniform(0.667f, 1.5f));
+  h = std::min(600, std::max(150, h));
   out.jpeg_quality = rng.Between(75, 95);
   out.image = Image(w, h, 3);
   BreedLook look = LookOf(seed, breed);
@@ -389,8 +398,8 @@ RenderedPet RenderPet(uint64_t seed, std::string_view pet_id, const Breed& breed
   float r = shape.head.a + shape.head.b * 0.8f;
   auto clamp_x = [&](float v) { return std::min(w - 1, std::max(0, static_cast<int>(v))); };
   auto clamp_y = [&](float v) { return std::min(h - 1, std::max(0, static_cast<int>(v))); };
-  out.head = {clamp_x(shape.head.c.x - r), clamp_y(shape.head.c.y - r),
-              clamp_x(shape.head.c.x + r), clamp_y(shape.head.c.y + shape.head.b)};
+  out.head = {clamp_x(shape.head.c.x - r), clamp_y(shape.head.c.y - r), clamp_x(shape.head.c.x + r),
+              clamp_y(shape.head.c.y + shape.head.b)};
   return out;
 }
 

@@ -45,22 +45,24 @@ Result<std::unique_ptr<TarWriter>> TarWriter::Create(const std::string& path,
   Status s = w->Check(archive_write_set_format_ustar(w->archive_), "set ustar format");
   if (s.ok() && compression == Compression::kGzip) {
     s = w->Check(archive_write_add_filter_gzip(w->archive_), "add gzip filter");
-    if (s.ok()) s = w->Check(archive_write_set_filter_option(w->archive_, "gzip", "timestamp", nullptr),
-                             "gzip without time stamp");
-    if (s.ok()) s = w->Check(archive_write_set_filter_option(w->archive_, "gzip",
-                                                             "compression-level", "6"),
-                             "gzip level");
+    if (s.ok())
+      s = w->Check(archive_write_set_filter_option(w->archive_, "gzip", "timestamp", nullptr),
+                   "gzip without time stamp");
+    if (s.ok())
+      s = w->Check(archive_write_set_filter_option(w->archive_, "gzip", "compression-level", "6"),
+                   "gzip level");
   }
   // No zero padding after the last block: the gzip stream ends where gzip would end it.
   if (s.ok()) s = w->Check(archive_write_set_bytes_in_last_block(w->archive_, 1), "block size");
   if (s.ok()) {
-    s = w->Check(archive_write_open2(
-                     w->archive_, w.get(), nullptr,
-                     [](struct archive* a, void* self, const void* data, size_t size) -> la_ssize_t {
-                       return static_cast<la_ssize_t>(WriteCallback(a, self, data, size));
-                     },
-                     nullptr, nullptr),
-                 "open");
+    s = w->Check(
+        archive_write_open2(
+            w->archive_, w.get(), nullptr,
+            [](struct archive* a, void* self, const void* data, size_t size) -> la_ssize_t {
+              return static_cast<la_ssize_t>(WriteCallback(a, self, data, size));
+            },
+            nullptr, nullptr),
+        "open");
   }
   if (!s.ok()) return s;
   return w;

@@ -1,0 +1,129 @@
+#include "pipeline/dataset/codec.h"
+
+#include <gif_lib.h>
+#include <gtest/gtest.h>
+#include <turbojpeg.h>
+
+#include <cstring>
+#include <opencv2/imgcodecs.hpp>
+
+namespace petprep {
+namespace {
+
+Image Gradient(int w, int h, int c) {
+  Image img(w, h, c);
+  for (int y = 0; y < h; ++y) {
+    for (int x = 0; x < w; ++x) {
+      for (int k = 0; k < c; ++k) img.at(x, y)[k] = static_cast<uint8_t>(x + y + k * 40);
+    }
+  }
+  return img;
+}
+
+cv::Mat Decode(const std::string& bytes, int flags) {
+  std::vector<uchar> buf(bytes.begin(), bytes.end());
+  return cv::imdecode(buf, flags);
+}
+
+TEST(CodecTest, JpegRgbDecodesCloseToTheSource) {
+  Image img = Gradient(64, 48, 3);
+  auto jpeg = EncodeJpeg(img, 95);
+  ASSERT_TRUE(jpeg.ok());
+  EXPECT_EQ(jpeg->substr(0, 3), "\xff\xd8\xff");
+  cv::Mat m = Decode(*jpeg, cv::IMREAD_COLOR);
+  ASSERT_EQ(m.cols, 64);
+  ASSERT_EQ(m.rows, 48);
+  cv::Vec3b px = m.at<cv::Vec3b>(20, 30);  // BGR
+  EXPECT_NEAR(px[2], img.at(30, 20)[0], 12);
+  EXPECT_NEAR(px[0], img.at(30, 20)[2], 12);
+}
+
+TEST(CodecTest, JpegColorSpaces) {
+  tjhandle tj = tjInitDecompress();
+  int w, h, subsamp, cs;
+  auto gray = EncodeJpeg(Gradient(32, 32, 1), 90);
+  ASSERT_TRUE(gray.ok());
+  ASSERT_EQ(tjDecompressHeader3(tj, reinterpret_cast<const unsigned char*>(gray->data()),
+                                gray->size(), &w, &h, &subsamp, &cs),
+            0);
+  EXPECT_EQ(cs, TJCS_GRAY);
+  auto cmyk = EncodeJpeg(Gradient(32, 32, 4), 90, JpegColor::kCmyk);
+  ASSERT_TRUE(cmyk.ok());
+  ASSERT_EQ(tjDecompressHeader3(tj, reinterpret_cast<const unsigned char*>(cmyk->data()),
+                                cmyk->size(), &w, &h, &subsamp, &cs),
+            0);
+  EXPECT_TRUE(cs == TJCS_CMYK || cs == TJCS_YCCK) << cs;
+  tjDestroy(tj);
+  EXPECT_FALSE(EncodeJpeg(Gradient(8, 8, 4), 90).ok()) << "4 channels need kCmyk";
+  EXPECT_FALSE(EncodeJpeg(Gradient(8, 8, 3), 0).ok());
+}
+
+TEST(CodecTest, PngIsLossless) {
+  for (int c : {1, 3, 4}) {
+    Image img = Gradient(31, 17, c);
+    auto png = EncodePng(img);
+    ASSERT_TRUE(png.ok());
+    EXPECT_EQ(png->substr(1, 3), "PNG");
+    cv::Mat m = Decode(*png, cv::IMREAD_UNCHANGED);
+    ASSERT_EQ(m.channels(), c);
+    ASSERT_EQ(m.cols, 31);
+    for (int y = 0; y < 17; ++y) {
+      for (int x = 0; x < 31; ++x) {
+        const uint8_t* want = img.at(x, y);
+        const uint8_t* got = m.ptr<uint8_t>(y) + x * c;
+        if (c == 1) {
+          ASSERT_EQ(got[0], want[0]);
+        } else {
+          ASSERT_EQ(got[0], want[2]) << "BGR order";
+          ASSERT_EQ(got[1], want[1]);
+          ASSERT_EQ(got[2], want[0]);
+          if (c == 4) {
+            ASSERT_EQ(got[3], want[3]);
+          }
+        }
+      }
+    }
+  }
+}
+
+struct MemReader {
+  const std::string* data;
+  size_t pos = 0;
+};
+
+int ReadGif(GifFileType* gif, GifByteType* out, int n) {
+  auto* r = static_cast<MemReader*>(gif->UserData);
+  size_t k = std::min<size_t>(n, r->data->size() - r->pos);
+  std::memcpy(out, r->data->data() + r->pos, k);
+  r->pos += k;
+  return static_cast<int>(k);
+}
+
+TEST(CodecTest, GifHoldsTheCubeColours) {
+  Image img(4, 2, 3, 0);
+  img.at(1, 0)[0] = 255;                    // red
+  img.at(2, 1)[1] = 102;                    // green level 2
+  img.at(3, 1)[0] = img.at(3, 1)[2] = 204;  // level 4
+  auto gif = EncodeGif(img);
+  ASSERT_TRUE(gif.ok());
+  EXPECT_EQ(gif->substr(0, 6), "GIF89a");
+  MemReader reader{&*gif};
+  int err = 0;
+  GifFileType* g = DGifOpen(&reader, ReadGif, &err);
+  ASSERT_NE(g, nullptr);
+  ASSERT_EQ(DGifSlurp(g), GIF_OK);
+  ASSERT_EQ(g->ImageCount, 1);
+  EXPECT_EQ(g->SWidth, 4);
+  EXPECT_EQ(g->SHeight, 2);
+  const GifByteType* px = g->SavedImages[0].RasterBits;
+  const GifColorType* pal = g->SColorMap->Colors;
+  EXPECT_EQ(pal[px[1]].Red, 255);
+  EXPECT_EQ(pal[px[4 + 2]].Green, 102);
+  EXPECT_EQ(pal[px[4 + 3]].Red, 204);
+  EXPECT_EQ(pal[px[4 + 3]].Blue, 204);
+  EXPECT_EQ(pal[px[0]].Red + pal[px[0]].Green + pal[px[0]].Blue, 0);
+  DGifCloseFile(g, &err);
+}
+
+}  // namespace
+}  // namespace petprep
