@@ -15,6 +15,8 @@ namespace {
 int RunHelp(CommandContext& ctx);
 
 const std::vector<Command> kCommands = {
+    {"download", "fetch and verify the Oxford-IIIT Pet archives (resumable; mirrors; --from DIR)",
+     RunDownload},
     {"env", "print versions, build flags, CPU and CUDA devices (the provenance block)", RunEnv},
     {"synth", "write a synthetic dataset in the exact Oxford-IIIT Pet archive layout", RunSynth},
     {"help", "explain a command: petprep help CMD", RunHelp},

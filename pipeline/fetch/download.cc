@@ -1,0 +1,245 @@
+#include "pipeline/fetch/download.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "pipeline/core/atomic_file.h"
+#include "pipeline/core/hash.h"
+#include "pipeline/core/interrupt.h"
+#include "pipeline/core/progress.h"
+#include "pipeline/fetch/known_archives.h"
+
+namespace petprep {
+
+const char* const kOfficialBases[2] = {
+    "https://thor.robots.ox.ac.uk/~vgg/data/pets",
+    "https://www.robots.ox.ac.uk/~vgg/data/pets/data",
+};
+
+namespace {
+
+bool Exists(const std::string& path, uint64_t* size = nullptr) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  if (size) *size = static_cast<uint64_t>(st.st_size);
+  return true;
+}
+
+Status MakeDir(const std::string& dir) {
+  if (::mkdir(dir.c_str(), 0755) == 0) return Status::Ok();
+  struct stat st;
+  if (errno == EEXIST && ::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return Status::Ok();
+  return Status::IoError(dir + ": cannot create folder: " + std::strerror(errno));
+}
+
+struct Digests {
+  uint64_t size = 0;
+  std::string sha256, md5;
+};
+
+// SHA-256 and MD5 of a file in one pass, with a progress line and interrupt checks.
+Result<Digests> HashFile(const std::string& path, const std::string& label) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::IoError(path + ": cannot open: " + std::strerror(errno));
+  struct stat st;
+  fstat(fd, &st);
+  Progress progress(label, static_cast<uint64_t>(st.st_size), Progress::Unit::kBytes);
+  Sha256 sha;
+  Md5 md5;
+  std::string buf(1 << 20, '\0');
+  Digests d;
+  for (;;) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      std::string err = std::strerror(errno);
+      ::close(fd);
+      return Status::IoError(path + ": read failed: " + err);
+    }
+    if (n == 0) break;
+    sha.Update(buf.data(), static_cast<size_t>(n));
+    md5.Update(buf.data(), static_cast<size_t>(n));
+    d.size += static_cast<uint64_t>(n);
+    progress.Add(static_cast<uint64_t>(n));
+    if (InterruptRequested()) {
+      ::close(fd);
+      return Status::Interrupted("interrupted while verifying " + path);
+    }
+  }
+  ::close(fd);
+  d.sha256 = ToHex(sha.Finish());
+  d.md5 = ToHex(md5.Finish());
+  return d;
+}
+
+Status CopyFile(const std::string& from, const std::string& to, uint64_t size,
+                const std::string& label) {
+  int fd = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::IoError(from + ": cannot open: " + std::strerror(errno));
+  auto out = AtomicFile::Create(to);
+  if (!out.ok()) {
+    ::close(fd);
+    return out.status();
+  }
+  Progress progress(label, size, Progress::Unit::kBytes);
+  std::string buf(1 << 20, '\0');
+  Status s;
+  for (;;) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      s = Status::IoError(from + ": read failed: " + std::strerror(errno));
+      break;
+    }
+    if (n == 0) break;
+    s = (*out)->Append(buf.data(), static_cast<size_t>(n));
+    if (s.ok()) s = CheckInterrupt();
+    if (!s.ok()) break;
+    progress.Add(static_cast<uint64_t>(n));
+  }
+  ::close(fd);
+  if (!s.ok()) return s;  // the AtomicFile removes its temp file
+  return (*out)->Commit();
+}
+
+void Note(const DownloadOptions& o, const std::string& line) {
+  if (o.fetch.note) o.fetch.note(line);
+}
+
+Result<ArchiveOutcome> FetchOne(const DownloadOptions& o, const ExpectedArchives& expected,
+                                const std::string& name) {
+  ArchiveOutcome out;
+  out.name = name;
+  out.path = o.out_dir + "/raw/" + name;
+  if (expected.VersionsOf(name).empty()) {
+    return Status::InvalidArgument(o.checksums_file + ": gives no checksum for " + name);
+  }
+  if (!o.force && Exists(out.path)) {
+    auto d = HashFile(out.path, "verify " + name);
+    if (!d.ok()) return d.status();
+    if (const ArchiveVersion* v = expected.Match(name, d->size, d->sha256)) {
+      out.sha256 = d->sha256;
+      out.size = d->size;
+      out.version = v->label;
+      out.source = "already verified";
+      return out;
+    }
+    Note(o, out.path + " does not verify; fetching it again");
+  }
+
+  std::vector<std::string> errors;
+  // Verifies `file`; a mismatch is noted for people only when another source follows (the
+  // final error lists every source's problem anyway).
+  auto accept = [&](const std::string& file, const std::string& source, bool last) -> Result<bool> {
+    auto d = HashFile(file, "verify " + name);
+    if (!d.ok()) return d.status();
+    const ArchiveVersion* v = expected.Match(name, d->size, d->sha256);
+    if (v == nullptr) {
+      errors.push_back(expected.MismatchMessage(source, name, d->size, d->sha256, d->md5));
+      if (!last) Note(o, errors.back() + "; trying the next source");
+      return false;
+    }
+    out.sha256 = d->sha256;
+    out.size = d->size;
+    out.version = v->label;
+    out.source = source;
+    return true;
+  };
+
+  std::vector<std::string> urls;
+  for (const std::string& m : o.mirrors) urls.push_back(JoinUrl(m, name));
+  if (o.mirrors.empty() && o.from_dir.empty()) {
+    for (const char* base : kOfficialBases) urls.push_back(JoinUrl(base, name));
+  }
+  if (!o.from_dir.empty()) {
+    std::string src = o.from_dir + "/" + name;
+    uint64_t size = 0;
+    if (!Exists(src, &size)) {
+      errors.push_back(src + ": no such file");
+    } else {
+      auto ok = accept(src, src, urls.empty());
+      if (!ok.ok()) return ok.status();
+      if (*ok) {
+        PETPREP_RETURN_IF_ERROR(CopyFile(src, out.path, size, "copy " + name));
+        return out;
+      }
+    }
+  }
+
+  std::string part = out.path + ".part";
+  FetchOptions fetch = o.fetch;
+  fetch.max_bytes = expected.MaxSizeOf(name);
+  for (size_t i = 0; i < urls.size(); ++i) {
+    FetchStats stats;
+    Status s;
+    {
+      Progress progress("download " + name, expected.MaxSizeOf(name), Progress::Unit::kBytes);
+      s = FetchUrl(urls[i], part, fetch, &progress, &stats);
+    }
+    if (s.IsInterrupted()) return s;
+    if (s.ok()) {
+      auto ok = accept(part, urls[i], i + 1 == urls.size());
+      if (!ok.ok()) return ok.status();
+      if (*ok) {
+        if (std::rename(part.c_str(), out.path.c_str()) != 0) {
+          return Status::IoError(out.path + ": rename from " + part +
+                                 " failed: " + std::strerror(errno));
+        }
+        PETPREP_RETURN_IF_ERROR(SyncDirectory(o.out_dir + "/raw"));
+        return out;
+      }
+    } else {
+      errors.push_back(s.message());
+      Note(o, s.message() + (i + 1 < urls.size() ? "; trying the next source" : ""));
+    }
+    // The next source may hold other bytes: never append to this one's partial file.
+    std::remove(part.c_str());
+  }
+  std::string msg = name + ": no source gave a verified copy";
+  for (const std::string& e : errors) msg += "\n  " + e;
+  if (o.checksums_file.empty() && !o.from_dir.empty()) {
+    msg += "\n  (for archives made by 'petprep synth', pass --checksums " + o.from_dir +
+           "/SHA256SUMS)";
+  }
+  return Status::Corruption(msg);
+}
+
+}  // namespace
+
+std::string JoinUrl(const std::string& base, const std::string& name) {
+  std::string b = base;
+  while (!b.empty() && b.back() == '/') b.pop_back();
+  return b + "/" + name;
+}
+
+Result<std::vector<ArchiveOutcome>> DownloadArchives(const DownloadOptions& o) {
+  if (o.out_dir.empty()) return Status::InvalidArgument("--out is required");
+  ExpectedArchives expected = ExpectedArchives::BuiltIn();
+  if (!o.checksums_file.empty()) {
+    auto e = ExpectedArchives::FromChecksumsFile(o.checksums_file);
+    if (!e.ok()) return e.status();
+    expected = std::move(e).value();
+  }
+  if (!o.from_dir.empty()) {
+    struct stat st;
+    if (::stat(o.from_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      return Status::NotFound(o.from_dir + ": no such folder (--from)");
+    }
+  }
+  PETPREP_RETURN_IF_ERROR(MakeDir(o.out_dir));
+  PETPREP_RETURN_IF_ERROR(MakeDir(o.out_dir + "/raw"));
+  std::vector<ArchiveOutcome> outcomes;
+  for (const char* name : kArchiveNames) {
+    auto r = FetchOne(o, expected, name);
+    if (!r.ok()) return r.status();
+    outcomes.push_back(std::move(r).value());
+  }
+  return outcomes;
+}
+
+}  // namespace petprep
