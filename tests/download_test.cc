@@ -1,8 +1,8 @@
 #include "pipeline/fetch/download.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,17 +21,9 @@ namespace {
 using testing::FakeHttpServer;
 using testing::FakeRequest;
 using testing::FakeResponse;
+using testing::Payload;
 using testing::ServeBytes;
 namespace fs = std::filesystem;
-
-std::string Payload(size_t n, uint32_t seed) {
-  std::string s(n, '\0');
-  for (char& c : s) {
-    seed = seed * 1664525u + 1013904223u;
-    c = static_cast<char>(seed >> 24);
-  }
-  return s;
-}
 
 struct Archives {
   std::string images = Payload(200000, 1), annotations = Payload(30000, 2);
@@ -43,7 +35,8 @@ struct Archives {
     if (req.path.size() >= 14 && req.path.substr(req.path.size() - 14) == "/images.tar.gz") {
       return ServeBytes(images, req);
     }
-    if (req.path.find("/annotations.tar.gz") != std::string::npos) return ServeBytes(annotations, req);
+    if (req.path.find("/annotations.tar.gz") != std::string::npos)
+      return ServeBytes(annotations, req);
     FakeResponse r;
     r.status = 404;
     return r;
@@ -178,7 +171,8 @@ TEST(DownloadTest, InterruptedProcessResumesOnRerun) {
           "--checksums", (dir / "SUMS").c_str(), "--out", out.c_str(), nullptr);
     _exit(98);
   }
-  while (server.body_bytes_sent() < 100000) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  while (server.body_bytes_sent() < 100000)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   auto start = std::chrono::steady_clock::now();
   kill(pid, SIGINT);
   int status = 0;

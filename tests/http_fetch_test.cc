@@ -13,17 +13,8 @@ namespace {
 using testing::FakeHttpServer;
 using testing::FakeRequest;
 using testing::FakeResponse;
+using testing::Payload;
 using testing::ServeBytes;
-
-std::string Payload(size_t n) {
-  std::string s(n, '\0');
-  uint32_t x = 12345;
-  for (char& c : s) {
-    x = x * 1664525u + 1013904223u;
-    c = static_cast<char>(x >> 24);
-  }
-  return s;
-}
 
 struct Fixture {
   testing::TempDir dir;

@@ -70,6 +70,15 @@ std::vector<std::string> ArchiveEntryNames(const std::string& path) {
   return out;
 }
 
+std::string Payload(size_t n, uint32_t seed) {
+  std::string s(n, '\0');
+  for (char& c : s) {
+    seed = seed * 1664525u + 1013904223u;
+    c = static_cast<char>(seed >> 24);
+  }
+  return s;
+}
+
 CommandResult RunPetprep(const std::string& args) {
   TempDir dir;
   std::string cmd = std::string(PETPREP_BINARY) + " " + args + " >" + dir.path() + "/out 2>" +

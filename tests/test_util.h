@@ -1,6 +1,8 @@
 // Helpers shared by the test programs: temp folders, reading archives, running petprep.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -29,6 +31,9 @@ struct CommandResult {
   std::string out;  // stdout
   std::string err;  // stderr
 };
+// `n` pseudo-random bytes (a linear congruential sequence from `seed`): test payloads.
+std::string Payload(size_t n, uint32_t seed = 12345);
+
 // Runs the built petprep binary with `args` (a shell-quoted string).
 CommandResult RunPetprep(const std::string& args);
 

@@ -42,68 +42,56 @@ struct Digests {
   std::string sha256, md5;
 };
 
-// SHA-256 and MD5 of a file in one pass, with a progress line and interrupt checks.
-Result<Digests> HashFile(const std::string& path, const std::string& label) {
+// Reads `path` in 1 MiB chunks, handing each to `fn`, with a progress line labelled `label`
+// and an interrupt check after every chunk.
+template <typename Fn>
+Status ReadChunks(const std::string& path, const std::string& label, Fn fn) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Status::IoError(path + ": cannot open: " + std::strerror(errno));
   struct stat st;
   fstat(fd, &st);
   Progress progress(label, static_cast<uint64_t>(st.st_size), Progress::Unit::kBytes);
-  Sha256 sha;
-  Md5 md5;
-  std::string buf(1 << 20, '\0');
-  Digests d;
-  for (;;) {
-    ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      std::string err = std::strerror(errno);
-      ::close(fd);
-      return Status::IoError(path + ": read failed: " + err);
-    }
-    if (n == 0) break;
-    sha.Update(buf.data(), static_cast<size_t>(n));
-    md5.Update(buf.data(), static_cast<size_t>(n));
-    d.size += static_cast<uint64_t>(n);
-    progress.Add(static_cast<uint64_t>(n));
-    if (InterruptRequested()) {
-      ::close(fd);
-      return Status::Interrupted("interrupted while verifying " + path);
-    }
-  }
-  ::close(fd);
-  d.sha256 = ToHex(sha.Finish());
-  d.md5 = ToHex(md5.Finish());
-  return d;
-}
-
-Status CopyFile(const std::string& from, const std::string& to, uint64_t size,
-                const std::string& label) {
-  int fd = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::IoError(from + ": cannot open: " + std::strerror(errno));
-  auto out = AtomicFile::Create(to);
-  if (!out.ok()) {
-    ::close(fd);
-    return out.status();
-  }
-  Progress progress(label, size, Progress::Unit::kBytes);
   std::string buf(1 << 20, '\0');
   Status s;
   for (;;) {
     ssize_t n = ::read(fd, buf.data(), buf.size());
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      s = Status::IoError(from + ": read failed: " + std::strerror(errno));
+      s = Status::IoError(path + ": read failed: " + std::strerror(errno));
       break;
     }
     if (n == 0) break;
-    s = (*out)->Append(buf.data(), static_cast<size_t>(n));
+    s = fn(buf.data(), static_cast<size_t>(n));
     if (s.ok()) s = CheckInterrupt();
     if (!s.ok()) break;
     progress.Add(static_cast<uint64_t>(n));
   }
   ::close(fd);
-  if (!s.ok()) return s;  // the AtomicFile removes its temp file
+  return s;
+}
+
+// SHA-256 and MD5 of a file in one pass.
+Result<Digests> HashFile(const std::string& path, const std::string& label) {
+  Sha256 sha;
+  Md5 md5;
+  Digests d;
+  PETPREP_RETURN_IF_ERROR(ReadChunks(path, label, [&](const char* data, size_t n) {
+    sha.Update(data, n);
+    md5.Update(data, n);
+    d.size += n;
+    return Status::Ok();
+  }));
+  d.sha256 = ToHex(sha.Finish());
+  d.md5 = ToHex(md5.Finish());
+  return d;
+}
+
+Status CopyFile(const std::string& from, const std::string& to, const std::string& label) {
+  auto out = AtomicFile::Create(to);
+  if (!out.ok()) return out.status();
+  // On an error the AtomicFile removes its temp file.
+  PETPREP_RETURN_IF_ERROR(
+      ReadChunks(from, label, [&](const char* data, size_t n) { return (*out)->Append(data, n); }));
   return (*out)->Commit();
 }
 
@@ -158,14 +146,13 @@ Result<ArchiveOutcome> FetchOne(const DownloadOptions& o, const ExpectedArchives
   }
   if (!o.from_dir.empty()) {
     std::string src = o.from_dir + "/" + name;
-    uint64_t size = 0;
-    if (!Exists(src, &size)) {
+    if (!Exists(src)) {
       errors.push_back(src + ": no such file");
     } else {
       auto ok = accept(src, src, urls.empty());
       if (!ok.ok()) return ok.status();
       if (*ok) {
-        PETPREP_RETURN_IF_ERROR(CopyFile(src, out.path, size, "copy " + name));
+        PETPREP_RETURN_IF_ERROR(CopyFile(src, out.path, "copy " + name));
         return out;
       }
     }
