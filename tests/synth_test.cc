@@ -202,7 +202,7 @@ TEST(SynthTest, EveryDefectIsReallyThere) {
       cv::Mat t = Decode(tri, cv::IMREAD_UNCHANGED);
       std::set<int> values(t.datastart, t.dataend);
       EXPECT_TRUE(values.count(0) && values.count(7));
-    } else if (kind == "missing_from_list" || kind == "short_list_row") {
+    } else if (kind == "missing_from_list" || kind == "malformed_list_line") {
       int comments;
       bool found = false;
       for (const auto& row : Rows(ann["annotations/list.txt"], &comments)) {
@@ -210,7 +210,7 @@ TEST(SynthTest, EveryDefectIsReallyThere) {
         found = true;
         EXPECT_EQ(row.size(), 3u);
       }
-      EXPECT_EQ(found, kind == "short_list_row");
+      EXPECT_EQ(found, kind == "malformed_list_line");
       EXPECT_FALSE(img.empty());
       EXPECT_FALSE(tri.empty());
     } else {
@@ -233,7 +233,7 @@ TEST(SynthTest, EveryDefectIsReallyThere) {
                                 "rgba_trimap",
                                 "trimap_bad_values",
                                 "missing_from_list",
-                                "short_list_row"};
+                                "malformed_list_line"};
   EXPECT_EQ(kinds, want);
   EXPECT_EQ(s.defects.size(), json["defects"].size());
   for (const char* name : {"Abyssinian_5", "Egyptian_Mau_14", "Egyptian_Mau_186", "Abyssinian_34",

@@ -1,9 +1,12 @@
 #include "pipeline/dataset/codec.h"
 
 #include <gif_lib.h>
+#include <tiffio.h>
 #include <turbojpeg.h>
 
+#include <cstring>
 #include <memory>
+#include <mutex>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <vector>
@@ -124,6 +127,121 @@ Result<std::string> EncodeGif(const Image& image) {
   if (EGifCloseFile(gif, &close_err) != GIF_OK) ok = false;
   if (!ok) return Status::Internal("GIF encoding failed");
   return out;
+}
+
+namespace {
+
+// libtiff reports through global handlers; keep the last message per thread.
+thread_local std::string tiff_error;
+
+void OnTiffMessage(const char* module, const char* fmt, va_list ap) {
+  char buf[512];
+  std::vsnprintf(buf, sizeof buf, fmt, ap);
+  tiff_error = std::string(module ? module : "tiff") + ": " + buf;
+}
+
+void InstallTiffHandlers() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    TIFFSetErrorHandler(OnTiffMessage);
+    TIFFSetWarningHandler(nullptr);
+  });
+}
+
+struct MemoryFile {
+  std::string data;
+  size_t pos = 0;
+};
+
+tmsize_t MemRead(thandle_t h, void* buf, tmsize_t n) {
+  auto* f = static_cast<MemoryFile*>(h);
+  size_t k = std::min<size_t>(static_cast<size_t>(n), f->data.size() - std::min(f->pos, f->data.size()));
+  std::memcpy(buf, f->data.data() + f->pos, k);
+  f->pos += k;
+  return static_cast<tmsize_t>(k);
+}
+
+tmsize_t MemWrite(thandle_t h, void* buf, tmsize_t n) {
+  auto* f = static_cast<MemoryFile*>(h);
+  size_t end = f->pos + static_cast<size_t>(n);
+  if (end > f->data.size()) f->data.resize(end, '\0');
+  std::memcpy(&f->data[f->pos], buf, static_cast<size_t>(n));
+  f->pos = end;
+  return n;
+}
+
+toff_t MemSeek(thandle_t h, toff_t off, int whence) {
+  auto* f = static_cast<MemoryFile*>(h);
+  size_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? f->pos : f->data.size();
+  f->pos = base + static_cast<size_t>(off);
+  return f->pos;
+}
+
+int MemClose(thandle_t) { return 0; }
+toff_t MemSize(thandle_t h) { return static_cast<MemoryFile*>(h)->data.size(); }
+int MemMap(thandle_t, void**, toff_t*) { return 0; }
+void MemUnmap(thandle_t, void*, toff_t) {}
+
+TIFF* OpenMemory(MemoryFile* f, const char* mode) {
+  InstallTiffHandlers();
+  tiff_error.clear();
+  return TIFFClientOpen("memory", mode, f, MemRead, MemWrite, MemSeek, MemClose, MemSize, MemMap,
+                        MemUnmap);
+}
+
+}  // namespace
+
+Result<std::string> EncodeTiff(const Image& image) {
+  if (image.channels != 1 && image.channels != 3) {
+    return Status::InvalidArgument("TIFF encoding needs 1 or 3 channels");
+  }
+  MemoryFile f;
+  TIFF* t = OpenMemory(&f, "w");
+  if (!t) return Status::Internal("TIFF encoder: " + tiff_error);
+  TIFFSetField(t, TIFFTAG_IMAGEWIDTH, static_cast<uint32_t>(image.width));
+  TIFFSetField(t, TIFFTAG_IMAGELENGTH, static_cast<uint32_t>(image.height));
+  TIFFSetField(t, TIFFTAG_SAMPLESPERPIXEL, static_cast<uint16_t>(image.channels));
+  TIFFSetField(t, TIFFTAG_BITSPERSAMPLE, static_cast<uint16_t>(8));
+  TIFFSetField(t, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
+  TIFFSetField(t, TIFFTAG_PHOTOMETRIC, image.channels == 3 ? PHOTOMETRIC_RGB : PHOTOMETRIC_MINISBLACK);
+  TIFFSetField(t, TIFFTAG_COMPRESSION, COMPRESSION_ADOBE_DEFLATE);
+  TIFFSetField(t, TIFFTAG_PREDICTOR, PREDICTOR_HORIZONTAL);
+  TIFFSetField(t, TIFFTAG_ZIPQUALITY, 6);
+  TIFFSetField(t, TIFFTAG_ROWSPERSTRIP, static_cast<uint32_t>(16));
+  bool ok = true;
+  std::vector<uint8_t> row(static_cast<size_t>(image.width) * image.channels);
+  for (int y = 0; ok && y < image.height; ++y) {
+    std::memcpy(row.data(), image.row(y), row.size());  // libtiff may modify the buffer
+    ok = TIFFWriteScanline(t, row.data(), static_cast<uint32_t>(y), 0) == 1;
+  }
+  TIFFClose(t);
+  if (!ok) return Status::Internal("TIFF encoding failed: " + tiff_error);
+  return f.data;
+}
+
+Result<Image> DecodeTiff(const std::string& bytes) {
+  MemoryFile f;
+  f.data = bytes;
+  TIFF* t = OpenMemory(&f, "r");
+  if (!t) return Status::Corruption("not a readable TIFF: " + tiff_error);
+  uint32_t w = 0, h = 0;
+  uint16_t spp = 1, bps = 8, planar = PLANARCONFIG_CONTIG;
+  TIFFGetField(t, TIFFTAG_IMAGEWIDTH, &w);
+  TIFFGetField(t, TIFFTAG_IMAGELENGTH, &h);
+  TIFFGetFieldDefaulted(t, TIFFTAG_SAMPLESPERPIXEL, &spp);
+  TIFFGetFieldDefaulted(t, TIFFTAG_BITSPERSAMPLE, &bps);
+  TIFFGetFieldDefaulted(t, TIFFTAG_PLANARCONFIG, &planar);
+  if (bps != 8 || (spp != 1 && spp != 3) || planar != PLANARCONFIG_CONTIG || w == 0 || h == 0 ||
+      w > 65535 || h > 65535) {
+    TIFFClose(t);
+    return Status::Corruption("unsupported TIFF layout (8-bit, 1 or 3 contiguous channels expected)");
+  }
+  Image img(static_cast<int>(w), static_cast<int>(h), spp);
+  bool ok = true;
+  for (uint32_t y = 0; ok && y < h; ++y) ok = TIFFReadScanline(t, img.row(static_cast<int>(y)), y, 0) == 1;
+  TIFFClose(t);
+  if (!ok) return Status::Corruption("TIFF data is damaged: " + tiff_error);
+  return img;
 }
 
 }  // namespace petprep

@@ -1,7 +1,9 @@
-// Image encoders: JPEG through TurboJPEG, PNG through OpenCV (libpng), GIF through giflib.
+// Image encoders: JPEG through TurboJPEG, PNG through OpenCV (libpng), GIF through giflib,
+// and lossless TIFF through libtiff (encode and decode), all in memory.
 //
 // Each call is self-contained and thread-safe (TurboJPEG handles are per thread). Output
-// bytes are a pure function of the input and the library versions.
+// bytes are a pure function of the input and the library versions: a TIFF carries no time,
+// software or host tag.
 #pragma once
 
 #include <string>
@@ -22,5 +24,12 @@ Result<std::string> EncodePng(const Image& image);
 
 // Encodes 3-channel RGB as a single-frame 256-colour GIF (6x6x6 colour cube palette).
 Result<std::string> EncodeGif(const Image& image);
+
+// Encodes 1 or 3 channels as a baseline TIFF: deflate with horizontal differencing, 16 rows
+// per strip, no date or software tag.
+Result<std::string> EncodeTiff(const Image& image);
+
+// Decodes an 8-bit 1- or 3-channel TIFF as written by EncodeTiff (contiguous planes).
+Result<Image> DecodeTiff(const std::string& bytes);
 
 }  // namespace petprep

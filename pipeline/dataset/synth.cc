@@ -98,7 +98,7 @@ const DefectSpec kDefects[] = {
      "a trimap holding the values 0 and 7", TRI(kBadValues)},
     {"annotations/list.txt", "Sphynx_250", "missing_from_list",
      "a pet with image and trimap but no list.txt row", LST(kMissing)},
-    {"annotations/list.txt", "pomeranian_250", "short_list_row",
+    {"annotations/list.txt", "pomeranian_250", "malformed_list_line",
      "a list.txt row with only 3 columns", LST(kShortRow)},
 };
 
@@ -168,14 +168,15 @@ Image ToGray(const Image& rgb) {
   return g;
 }
 
-Image AddChannel(const Image& src, bool cmyk) {
+Image AddChannel(const Image& src) {
   Image out(src.width, src.height, 4);
   for (size_t i = 0, n = static_cast<size_t>(src.width) * src.height; i < n; ++i) {
     for (int c = 0; c < 3; ++c) {
       uint8_t v = src.channels == 1 ? src.data[i] : src.data[3 * i + c];
-      out.data[4 * i + c] = cmyk ? static_cast<uint8_t>(255 - v) : v;
+      out.data[4 * i + c] = v;
     }
-    out.data[4 * i + 3] = cmyk ? 0 : 255;
+    // CMYK in the Adobe convention (inverted ink): C = R, M = G, Y = B, K = 255 means no ink.
+    out.data[4 * i + 3] = 255;
   }
   return out;
 }
@@ -210,7 +211,7 @@ Rendered RenderPlan(uint64_t seed, const PetPlan& plan) {
       out.clean_jpeg = true;
       break;
     case ImageKind::kPngAlpha:
-      img = EncodePng(AddChannel(pet.image, false));
+      img = EncodePng(AddChannel(pet.image));
       break;
     case ImageKind::kGif:
       img = EncodeGif(pet.image);
@@ -219,7 +220,7 @@ Rendered RenderPlan(uint64_t seed, const PetPlan& plan) {
       img = EncodeJpeg(ToGray(pet.image), pet.jpeg_quality);
       break;
     case ImageKind::kCmyk:
-      img = EncodeJpeg(AddChannel(pet.image, true), pet.jpeg_quality, JpegColor::kCmyk);
+      img = EncodeJpeg(AddChannel(pet.image), pet.jpeg_quality, JpegColor::kCmyk);
       break;
     case ImageKind::kTruncated:
       img = EncodeJpeg(pet.image, pet.jpeg_quality);
@@ -249,7 +250,7 @@ Rendered RenderPlan(uint64_t seed, const PetPlan& plan) {
       trimap = ResizeNearest(pet.trimap, pet.trimap.width * 3 / 4, pet.trimap.height * 3 / 4);
       break;
     case TrimapKind::kRgba:
-      trimap = AddChannel(pet.trimap, false);
+      trimap = AddChannel(pet.trimap);
       break;
     case TrimapKind::kBadValues:
       trimap = std::move(pet.trimap);

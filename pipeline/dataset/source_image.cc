@@ -1,0 +1,203 @@
+#include "pipeline/dataset/source_image.h"
+
+#include <gif_lib.h>
+#include <turbojpeg.h>
+
+#include <cstring>
+#include <opencv2/imgcodecs.hpp>
+
+namespace petprep {
+namespace {
+
+struct TjDecompressor {
+  tjhandle handle = tjInitDecompress();
+  ~TjDecompressor() {
+    if (handle) tjDestroy(handle);
+  }
+};
+
+const unsigned char* U(const std::string& s) {
+  return reinterpret_cast<const unsigned char*>(s.data());
+}
+
+Result<SourceImage> ReadJpeg(const std::string& bytes) {
+  thread_local TjDecompressor tj;
+  int w = 0, h = 0, subsamp = 0, cs = 0;
+  if (tjDecompressHeader3(tj.handle, U(bytes), bytes.size(), &w, &h, &subsamp, &cs) != 0) {
+    return Status::Corruption(std::string("unreadable JPEG header: ") + tjGetErrorStr2(tj.handle));
+  }
+  SourceImage out;
+  bool cmyk = cs == TJCS_CMYK || cs == TJCS_YCCK;
+  Image decoded(w, h, cmyk ? 4 : 3);
+  int rc = tjDecompress2(tj.handle, U(bytes), bytes.size(), decoded.data.data(), w, 0, h,
+                         cmyk ? TJPF_CMYK : TJPF_RGB, TJFLAG_ACCURATEDCT);
+  if (rc != 0) {
+    std::string msg = tjGetErrorStr2(tj.handle);
+    if (tjGetErrorCode(tj.handle) != TJERR_WARNING) {
+      return Status::Corruption("JPEG cannot be decoded: " + msg);
+    }
+    std::string kind = msg.find("Premature end") != std::string::npos ? "truncated_jpeg"
+                       : msg.find("extraneous bytes") != std::string::npos
+                           ? "extraneous_bytes_jpeg"
+                           : "corrupt_jpeg";
+    out.defects.push_back({kind, "libjpeg: " + msg});
+  }
+  if (cs == TJCS_GRAY) out.defects.push_back({"grayscale_jpeg", "a one-channel JPEG"});
+  if (cmyk) {
+    out.defects.push_back({"cmyk_jpeg", cs == TJCS_CMYK ? "a CMYK JPEG" : "a YCCK JPEG"});
+    out.rgb = Image(w, h, 3);
+    for (size_t i = 0, n = static_cast<size_t>(w) * h; i < n; ++i) {
+      const uint8_t* p = &decoded.data[4 * i];
+      for (int c = 0; c < 3; ++c) {
+        out.rgb.data[3 * i + c] = static_cast<uint8_t>((p[c] * p[3] + 127) / 255);
+      }
+    }
+  } else {
+    out.rgb = std::move(decoded);
+  }
+  out.clean_jpeg = out.defects.empty();
+  return out;
+}
+
+Result<SourceImage> ReadPng(const std::string& bytes) {
+  std::vector<uchar> buf(bytes.begin(), bytes.end());
+  cv::Mat m = cv::imdecode(buf, cv::IMREAD_UNCHANGED);
+  if (m.empty()) return Status::Corruption("PNG cannot be decoded");
+  if (m.depth() != CV_8U) m.convertTo(m, CV_8U, 1.0 / 257.0);
+  SourceImage out;
+  out.rgb = Image(m.cols, m.rows, 3);
+  int ch = m.channels();
+  for (int y = 0; y < m.rows; ++y) {
+    const uint8_t* src = m.ptr<uint8_t>(y);
+    uint8_t* dst = out.rgb.row(y);
+    for (int x = 0; x < m.cols; ++x) {
+      const uint8_t* p = src + x * ch;
+      if (ch < 3) {
+        dst[3 * x] = dst[3 * x + 1] = dst[3 * x + 2] = p[0];
+      } else {  // BGR(A) -> RGB, alpha dropped
+        dst[3 * x] = p[2];
+        dst[3 * x + 1] = p[1];
+        dst[3 * x + 2] = p[0];
+      }
+    }
+  }
+  out.defects.push_back({"png_as_jpg", std::string("a PNG with ") + std::to_string(ch) +
+                                           " channel" + (ch == 1 ? "" : "s") + " named .jpg"});
+  return out;
+}
+
+struct GifSource {
+  const std::string* data;
+  size_t pos = 0;
+};
+
+int ReadGifBytes(GifFileType* gif, GifByteType* out, int n) {
+  auto* s = static_cast<GifSource*>(gif->UserData);
+  size_t k = std::min<size_t>(static_cast<size_t>(n), s->data->size() - s->pos);
+  std::memcpy(out, s->data->data() + s->pos, k);
+  s->pos += k;
+  return static_cast<int>(k);
+}
+
+Result<SourceImage> ReadGif(const std::string& bytes) {
+  GifSource src{&bytes};
+  int err = 0;
+  GifFileType* gif = DGifOpen(&src, ReadGifBytes, &err);
+  if (!gif) return Status::Corruption(std::string("GIF cannot be opened: ") + GifErrorString(err));
+  if (DGifSlurp(gif) != GIF_OK || gif->ImageCount < 1 || gif->SWidth <= 0 || gif->SHeight <= 0) {
+    DGifCloseFile(gif, &err);
+    return Status::Corruption("GIF cannot be decoded");
+  }
+  const SavedImage& frame = gif->SavedImages[0];
+  const ColorMapObject* map = frame.ImageDesc.ColorMap ? frame.ImageDesc.ColorMap : gif->SColorMap;
+  if (!map) {
+    DGifCloseFile(gif, &err);
+    return Status::Corruption("GIF has no colour map");
+  }
+  SourceImage out;
+  out.rgb = Image(gif->SWidth, gif->SHeight, 3);
+  const GifColorType bg = gif->SColorMap && gif->SBackGroundColor < gif->SColorMap->ColorCount
+                              ? gif->SColorMap->Colors[gif->SBackGroundColor]
+                              : GifColorType{0, 0, 0};
+  for (size_t i = 0; i < out.rgb.data.size(); i += 3) {
+    out.rgb.data[i] = bg.Red;
+    out.rgb.data[i + 1] = bg.Green;
+    out.rgb.data[i + 2] = bg.Blue;
+  }
+  const GifImageDesc& d = frame.ImageDesc;
+  for (int y = 0; y < d.Height; ++y) {
+    int ty = d.Top + y;
+    if (ty < 0 || ty >= gif->SHeight) continue;
+    for (int x = 0; x < d.Width; ++x) {
+      int tx = d.Left + x;
+      if (tx < 0 || tx >= gif->SWidth) continue;
+      int idx = frame.RasterBits[static_cast<size_t>(y) * d.Width + x];
+      if (idx >= map->ColorCount) continue;
+      uint8_t* p = out.rgb.at(tx, ty);
+      p[0] = map->Colors[idx].Red;
+      p[1] = map->Colors[idx].Green;
+      p[2] = map->Colors[idx].Blue;
+    }
+  }
+  out.defects.push_back({"gif_as_jpg", "a GIF named .jpg (" + std::to_string(gif->ImageCount) +
+                                           " frame" + (gif->ImageCount == 1 ? "" : "s") +
+                                           "; the first is kept)"});
+  DGifCloseFile(gif, &err);
+  return out;
+}
+
+}  // namespace
+
+Result<SourceImage> ReadSourceImage(const std::string& bytes) {
+  if (bytes.size() >= 3 && static_cast<uint8_t>(bytes[0]) == 0xFF &&
+      static_cast<uint8_t>(bytes[1]) == 0xD8) {
+    return ReadJpeg(bytes);
+  }
+  if (bytes.size() >= 8 && bytes.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0) return ReadPng(bytes);
+  if (bytes.size() >= 6 && bytes.compare(0, 4, "GIF8") == 0) return ReadGif(bytes);
+  return Status::Corruption("not a JPEG, PNG or GIF (" + std::to_string(bytes.size()) + " bytes)");
+}
+
+Result<SourceMask> ReadTrimap(const std::string& bytes, int width, int height) {
+  std::vector<uchar> buf(bytes.begin(), bytes.end());
+  cv::Mat m = cv::imdecode(buf, cv::IMREAD_UNCHANGED);
+  if (m.empty()) return Status::Corruption("trimap cannot be decoded");
+  if (m.depth() != CV_8U) return Status::Corruption("trimap is not 8-bit");
+  SourceMask out;
+  int ch = m.channels();
+  int first = ch >= 3 ? 2 : 0;  // OpenCV holds BGR(A): red, the file's first channel, is index 2
+  if (ch == 3 || ch == 4) {
+    out.defects.push_back({ch == 4 ? "rgba_trimap" : "rgb_trimap",
+                           std::to_string(ch) + " channels; the first is used"});
+  }
+  if (m.cols != width || m.rows != height) {
+    out.defects.push_back({"trimap_size_mismatch",
+                           std::to_string(m.cols) + "x" + std::to_string(m.rows) +
+                               " resized nearest-neighbour to the image's " +
+                               std::to_string(width) + "x" + std::to_string(height)});
+  }
+  out.classes = Image(width, height, 1);
+  uint64_t bad = 0;
+  for (int y = 0; y < height; ++y) {
+    int sy = static_cast<int>(static_cast<int64_t>(y) * m.rows / height);
+    const uint8_t* src = m.ptr<uint8_t>(sy);
+    uint8_t* dst = out.classes.row(y);
+    for (int x = 0; x < width; ++x) {
+      int sx = static_cast<int>(static_cast<int64_t>(x) * m.cols / width);
+      uint8_t v = src[sx * ch + first];
+      if (v >= 1 && v <= 3) {
+        dst[x] = static_cast<uint8_t>(v - 1);
+      } else {
+        dst[x] = 2;
+        ++bad;
+      }
+    }
+  }
+  if (bad > 0) {
+    out.defects.push_back({"trimap_bad_values",
+                           std::to_string(bad) + " pixels outside 1..3 set to class 2 (border)"});
+  }
+  return out;
+}
+
+}  // namespace petprep

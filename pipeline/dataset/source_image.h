@@ -1,0 +1,42 @@
+// Reads the source files of one pet, whatever they really are, and says what is wrong.
+//
+// An image named .jpg may be a clean JPEG (kept byte for byte), a JPEG that libjpeg warns
+// about (truncated, extraneous bytes), a grayscale or CMYK JPEG, a PNG or a GIF; all but the
+// clean JPEG are decoded to 8-bit RGB for a lossless re-encoding. A trimap becomes class ids
+// (trimap value - 1: 0 pet, 1 background, 2 border) at the image's size. Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "pipeline/core/image.h"
+#include "pipeline/core/status.h"
+
+namespace petprep {
+
+struct FoundDefect {
+  std::string kind;    // "png_as_jpg", "trimap_size_mismatch", ...
+  std::string detail;  // for people: what exactly was found
+};
+
+struct SourceImage {
+  bool clean_jpeg = false;  // keep the bytes as image.jpg
+  Image rgb;                // always decoded: 3 channels
+  std::vector<FoundDefect> defects;
+};
+
+// Detects the format from magic bytes and decodes. An error means it cannot be read at all.
+//   CMYK / YCCK JPEGs follow the Adobe convention (inverted ink): R = C * K / 255, rounded.
+Result<SourceImage> ReadSourceImage(const std::string& bytes);
+
+struct SourceMask {
+  Image classes;  // 1 channel, the image's size, values 0 pet, 1 background, 2 border
+  std::vector<FoundDefect> defects;
+};
+
+// A trimap of another size is resized nearest-neighbour (source pixel floor(x * sw / w));
+// a 3- or 4-channel trimap uses its first (red) channel; values outside 1..3 become class 2.
+Result<SourceMask> ReadTrimap(const std::string& bytes, int width, int height);
+
+}  // namespace petprep
