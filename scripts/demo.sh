@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# petprep's main job on this machine, as far as it goes today (synth, download):
+# petprep's main job on this machine, as far as it goes today (synth, download and convert):
 #   scripts/demo.sh          the synthetic dataset (fully offline)
 #   scripts/demo.sh --real   the real Oxford-IIIT Pet archives (about 810 MB from the network)
 # Outputs go to demo-out/ (or $PETPREP_DEMO_DIR).
@@ -47,14 +47,26 @@ else
   exit 1
 fi
 
-step "petprep download --from: the archives verified into DATA/raw (checksums from SHA256SUMS)"
+step "petprep download --from: archives verified into DATA/raw, converted into DATA/petset"
 "$petprep" download --from "$out/synth" --checksums "$out/synth/SHA256SUMS" --out "$out/data"
+echo "one pet folder: $(ls "$out/data/petset/Abyssinian_1" | tr '\n' ' ')"
+
+step "again with --jobs 1 into another folder: the petset must be byte-identical"
+"$petprep" download --from "$out/synth" --checksums "$out/synth/SHA256SUMS" --out "$out/data-1job" \
+  --jobs 1 --quiet | tail -n 1
 
 step "petprep synth --defects: every defect kind of the real archives, listed in defects.json"
 "$petprep" synth --out "$out/synth-defects" --count 100 --seed 7 --defects --quiet
 grep -o '"defect": "[a-z_]*"' "$out/synth-defects/defects.json" | sort | uniq -c | sed 's/"defect": //'
 
+step "converting it repairs what can be repaired and reports every defect with its action"
+"$petprep" download --from "$out/synth-defects" --checksums "$out/synth-defects/SHA256SUMS" \
+  --out "$out/data-defects" >/dev/null
+awk -F'"' '/"kind":/ {kind = $4} /"action":/ {print kind " -> " $4}' \
+  "$out/data-defects/petset/conversion_report.json" | sort | uniq -c
+
 step "what was produced"
-ls -l "$out/synth" "$out/synth-defects" "$out/data/raw"
+ls -l "$out/synth" "$out/data/raw"
+echo "petset: $(ls "$out/data/petset" | wc -l) entries (pet folders and conversion_report.json)"
 echo
 echo "Look inside: tar tzf $out/synth/images.tar.gz | head"

@@ -12,6 +12,7 @@
 
 #include "pipeline/core/atomic_file.h"
 #include "pipeline/core/hash.h"
+#include "pipeline/dataset/synth.h"
 #include "tests/fake_http_server.h"
 #include "tests/test_util.h"
 
@@ -143,8 +144,15 @@ TEST(DownloadTest, SecondMirrorAfterABrokenFirst) {
 // The CLI killed mid-transfer keeps its part; a rerun resumes it with a Range request.
 TEST(DownloadTest, InterruptedProcessResumesOnRerun) {
   testing::TempDir dir;
+  // Real (synthetic) archives: the rerun goes on to convert them.
+  SynthOptions synth;
+  synth.out_dir = dir / "synth";
+  synth.count = 30;
+  ASSERT_TRUE(WriteSynthDataset(synth).ok());
   Archives a;
-  a.images = Payload(600000, 9);
+  a.images = *ReadFile(dir / "synth/images.tar.gz");
+  a.annotations = *ReadFile(dir / "synth/annotations.tar.gz");
+  ASSERT_GT(a.images.size(), 300000u);
   ASSERT_TRUE(WriteFileAtomic(dir / "SUMS", a.sums()).ok());
   std::atomic<bool> slow{true};
   FakeHttpServer server([&](const FakeRequest& req, int) {
@@ -198,6 +206,7 @@ TEST(DownloadTest, InterruptedProcessResumesOnRerun) {
   for (const FakeRequest& req : server.requests()) resumed |= req.range_start > 0;
   EXPECT_TRUE(resumed) << "the rerun asked for a Range past byte 0";
   EXPECT_NE(r.out.find(Sha256Hex(a.images)), std::string::npos) << r.out;
+  EXPECT_TRUE(fs::exists(out + "/petset/conversion_report.json"));
 }
 
 TEST(DownloadTest, BadInputIsNamed) {

@@ -38,8 +38,7 @@ int RunDownload(CommandContext& ctx) {
   app.add_option("--checksums", o.checksums_file,
                  "sha256sum-style file replacing the built-in table")
       ->type_name("FILE");
-  app.add_flag("--force", o.force,
-               "Fetch and convert again even when verified copies exist");
+  app.add_flag("--force", o.force, "Fetch and convert again even when verified copies exist");
   std::string policy = "repair";
   int jobs = 0;
   ExtractLimits limits;

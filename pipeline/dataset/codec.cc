@@ -155,7 +155,8 @@ struct MemoryFile {
 
 tmsize_t MemRead(thandle_t h, void* buf, tmsize_t n) {
   auto* f = static_cast<MemoryFile*>(h);
-  size_t k = std::min<size_t>(static_cast<size_t>(n), f->data.size() - std::min(f->pos, f->data.size()));
+  size_t k =
+      std::min<size_t>(static_cast<size_t>(n), f->data.size() - std::min(f->pos, f->data.size()));
   std::memcpy(buf, f->data.data() + f->pos, k);
   f->pos += k;
   return static_cast<tmsize_t>(k);
@@ -203,7 +204,8 @@ Result<std::string> EncodeTiff(const Image& image) {
   TIFFSetField(t, TIFFTAG_SAMPLESPERPIXEL, static_cast<uint16_t>(image.channels));
   TIFFSetField(t, TIFFTAG_BITSPERSAMPLE, static_cast<uint16_t>(8));
   TIFFSetField(t, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
-  TIFFSetField(t, TIFFTAG_PHOTOMETRIC, image.channels == 3 ? PHOTOMETRIC_RGB : PHOTOMETRIC_MINISBLACK);
+  TIFFSetField(t, TIFFTAG_PHOTOMETRIC,
+               image.channels == 3 ? PHOTOMETRIC_RGB : PHOTOMETRIC_MINISBLACK);
   TIFFSetField(t, TIFFTAG_COMPRESSION, COMPRESSION_ADOBE_DEFLATE);
   TIFFSetField(t, TIFFTAG_PREDICTOR, PREDICTOR_HORIZONTAL);
   TIFFSetField(t, TIFFTAG_ZIPQUALITY, 6);
@@ -234,11 +236,13 @@ Result<Image> DecodeTiff(const std::string& bytes) {
   if (bps != 8 || (spp != 1 && spp != 3) || planar != PLANARCONFIG_CONTIG || w == 0 || h == 0 ||
       w > 65535 || h > 65535) {
     TIFFClose(t);
-    return Status::Corruption("unsupported TIFF layout (8-bit, 1 or 3 contiguous channels expected)");
+    return Status::Corruption(
+        "unsupported TIFF layout (8-bit, 1 or 3 contiguous channels expected)");
   }
   Image img(static_cast<int>(w), static_cast<int>(h), spp);
   bool ok = true;
-  for (uint32_t y = 0; ok && y < h; ++y) ok = TIFFReadScanline(t, img.row(static_cast<int>(y)), y, 0) == 1;
+  for (uint32_t y = 0; ok && y < h; ++y)
+    ok = TIFFReadScanline(t, img.row(static_cast<int>(y)), y, 0) == 1;
   TIFFClose(t);
   if (!ok) return Status::Corruption("TIFF data is damaged: " + tiff_error);
   return img;

@@ -93,7 +93,8 @@ std::string FolderOf(const std::string& path) {
 }
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 void ParseList(const std::string& text, Annotations* a) {
@@ -118,8 +119,8 @@ void ParseList(const std::string& text, Annotations* a) {
       } catch (...) {
         ok = false;
       }
-      ok = ok && row.class_id >= 1 && row.class_id <= 37 && (row.species == 1 || row.species == 2) &&
-           row.breed_id >= 1;
+      ok = ok && row.class_id >= 1 && row.class_id <= 37 &&
+           (row.species == 1 || row.species == 2) && row.breed_id >= 1;
     }
     row.malformed = !ok;
     a->list.emplace(cols[0], row);
@@ -149,7 +150,8 @@ Result<Annotations> ReadAnnotations(const SourceArchive& src, const ExtractLimit
     if (e.is_dir) continue;
     std::string base = BaseName(e.path), folder = FolderOf(e.path);
     if (base.rfind("._", 0) == 0) {
-      a.defects.push_back({e.path, "", "appledouble", kIgnored, "a macOS AppleDouble resource file"});
+      a.defects.push_back(
+          {e.path, "", "appledouble", kIgnored, "a macOS AppleDouble resource file"});
       ++a.ignored;
     } else if (e.path == "annotations/list.txt") {
       ParseList(e.data, &a);
@@ -229,8 +231,8 @@ class Converter {
                        missing ? "no list.txt row; ids from the breed table"
                                : "row '" + it->second.line + "'; ids from the breed table"});
       if (table == nullptr) {
-        found.push_back({"annotations/list.txt", in.id, "unknown_breed", "",
-                         parsed.status().message()});
+        found.push_back(
+            {"annotations/list.txt", in.id, "unknown_breed", "", parsed.status().message()});
         unrepairable = true;
       } else {
         row.class_id = table->class_id;
@@ -303,10 +305,9 @@ class Converter {
       m["class_id"] = row.class_id;
       m["species"] = row.species;
       m["breed_id"] = row.breed_id;
-      m["official_split"] = a_.trainval.count(in.id)
-                                ? nlohmann::ordered_json("trainval")
-                                : a_.test.count(in.id) ? nlohmann::ordered_json("test")
-                                                       : nlohmann::ordered_json();
+      m["official_split"] = a_.trainval.count(in.id) ? nlohmann::ordered_json("trainval")
+                            : a_.test.count(in.id)   ? nlohmann::ordered_json("test")
+                                                     : nlohmann::ordered_json();
       m["image_file"] = image_name;
       m["mask_file"] = "mask.tiff";
       m["width"] = src.rgb.width;
@@ -465,8 +466,8 @@ Result<ConvertSummary> ConvertArchives(const ConvertOptions& o) {
                 if (e.is_dir) continue;
                 std::string base = BaseName(e.path);
                 if (base.rfind("._", 0) == 0) {
-                  read_defects.push_back({e.path, "", "appledouble", kIgnored,
-                                     "a macOS AppleDouble resource file"});
+                  read_defects.push_back(
+                      {e.path, "", "appledouble", kIgnored, "a macOS AppleDouble resource file"});
                   ++read_ignored;
                 } else if (FolderOf(e.path) == "images" && EndsWith(base, ".jpg")) {
                   auto in = std::make_shared<PetInput>();
@@ -475,17 +476,17 @@ Result<ConvertSummary> ConvertArchives(const ConvertOptions& o) {
                   ++read_images;
                   if (!seen.insert(in->id).second) {
                     read_defects.push_back({e.path, in->id, "duplicate_entry", kIgnored,
-                                       "a second entry of the same name; the first is kept"});
+                                            "a second entry of the same name; the first is kept"});
                     continue;
                   }
                   return in;
                 } else if (EndsWith(base, ".mat")) {
-                  read_defects.push_back({e.path, "", "mat_file", kIgnored,
-                                     "a MATLAB file among the images"});
+                  read_defects.push_back(
+                      {e.path, "", "mat_file", kIgnored, "a MATLAB file among the images"});
                   ++read_ignored;
                 } else {
                   read_defects.push_back({e.path, "", "unexpected_file", kIgnored,
-                                     "not an image of the images/ folder"});
+                                          "not an image of the images/ folder"});
                   ++read_ignored;
                 }
               }
@@ -536,8 +537,8 @@ Result<ConvertSummary> ConvertArchives(const ConvertOptions& o) {
 
   for (const auto& [id, bytes] : a.trimaps) {
     if (seen.count(id)) continue;
-    defects.push_back({"annotations/trimaps/" + id + ".png", id, "trimap_without_image", kLeftOut,
-                       "no image"});
+    defects.push_back(
+        {"annotations/trimaps/" + id + ".png", id, "trimap_without_image", kLeftOut, "no image"});
     ++summary.orphans;
   }
   std::sort(defects.begin(), defects.end());
@@ -550,20 +551,24 @@ Result<ConvertSummary> ConvertArchives(const ConvertOptions& o) {
   report["format"] = kReportFormat;
   report["archives"] = ArchivesJson(o);
   report["on_defect"] = PolicyName(o.policy);
-  report["counts"] = {{"pets", summary.pets},          {"images", summary.images},
-                      {"trimaps", summary.trimaps},    {"clean", summary.clean},
-                      {"converted", summary.converted}, {"repaired", summary.repaired},
-                      {"skipped", summary.skipped},    {"orphans", summary.orphans},
+  report["counts"] = {{"pets", summary.pets},
+                      {"images", summary.images},
+                      {"trimaps", summary.trimaps},
+                      {"clean", summary.clean},
+                      {"converted", summary.converted},
+                      {"repaired", summary.repaired},
+                      {"skipped", summary.skipped},
+                      {"orphans", summary.orphans},
                       {"ignored_files", summary.ignored}};
   report["tree_sha256"] = summary.tree_sha256;
   report["defects"] = nlohmann::ordered_json::array();
   for (const Defect& d : defects) {
-    report["defects"].push_back({{"file", d.file},
-                                 {"pet_id", d.pet_id.empty() ? nlohmann::ordered_json()
-                                                             : nlohmann::ordered_json(d.pet_id)},
-                                 {"kind", d.kind},
-                                 {"action", d.action},
-                                 {"detail", d.detail}});
+    report["defects"].push_back(
+        {{"file", d.file},
+         {"pet_id", d.pet_id.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(d.pet_id)},
+         {"kind", d.kind},
+         {"action", d.action},
+         {"detail", d.detail}});
   }
   PETPREP_RETURN_IF_ERROR(WritePlain(partial + "/" + kReportName, report.dump(2) + "\n"));
   PETPREP_RETURN_IF_ERROR(SyncTree(partial));
@@ -575,7 +580,8 @@ Result<ConvertSummary> ConvertArchives(const ConvertOptions& o) {
                              std::strerror(errno));
     }
   } else if (std::rename(partial.c_str(), petset.c_str()) != 0) {
-    return Status::IoError(petset + ": cannot rename from " + partial + ": " + std::strerror(errno));
+    return Status::IoError(petset + ": cannot rename from " + partial + ": " +
+                           std::strerror(errno));
   }
   PETPREP_RETURN_IF_ERROR(SyncDirectory(o.data_dir));
   return summary;  // the cleanup removes the old petset, now under the partial name

@@ -36,10 +36,9 @@ Result<SourceImage> ReadJpeg(const std::string& bytes) {
     if (tjGetErrorCode(tj.handle) != TJERR_WARNING) {
       return Status::Corruption("JPEG cannot be decoded: " + msg);
     }
-    std::string kind = msg.find("Premature end") != std::string::npos ? "truncated_jpeg"
-                       : msg.find("extraneous bytes") != std::string::npos
-                           ? "extraneous_bytes_jpeg"
-                           : "corrupt_jpeg";
+    std::string kind = msg.find("Premature end") != std::string::npos      ? "truncated_jpeg"
+                       : msg.find("extraneous bytes") != std::string::npos ? "extraneous_bytes_jpeg"
+                                                                           : "corrupt_jpeg";
     out.defects.push_back({kind, "libjpeg: " + msg});
   }
   if (cs == TJCS_GRAY) out.defects.push_back({"grayscale_jpeg", "a one-channel JPEG"});
@@ -171,10 +170,10 @@ Result<SourceMask> ReadTrimap(const std::string& bytes, int width, int height) {
                            std::to_string(ch) + " channels; the first is used"});
   }
   if (m.cols != width || m.rows != height) {
-    out.defects.push_back({"trimap_size_mismatch",
-                           std::to_string(m.cols) + "x" + std::to_string(m.rows) +
-                               " resized nearest-neighbour to the image's " +
-                               std::to_string(width) + "x" + std::to_string(height)});
+    out.defects.push_back(
+        {"trimap_size_mismatch", std::to_string(m.cols) + "x" + std::to_string(m.rows) +
+                                     " resized nearest-neighbour to the image's " +
+                                     std::to_string(width) + "x" + std::to_string(height)});
   }
   out.classes = Image(width, height, 1);
   uint64_t bad = 0;

@@ -42,7 +42,7 @@ Result<std::unique_ptr<TarWriter>> TarWriter::Create(const std::string& path,
   w->path_ = path;
   w->file_ = std::move(*file);
   w->archive_ = archive_write_new();
-  Status s = w->Check(archive_write_set_format_ustar(w->archive_), "set ustar format");
+  Status s = w->Check(archive_write_set_format_pax_restricted(w->archive_), "set tar format");
   if (s.ok() && compression == Compression::kGzip) {
     s = w->Check(archive_write_add_filter_gzip(w->archive_), "add gzip filter");
     if (s.ok())

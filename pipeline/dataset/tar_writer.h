@@ -1,4 +1,5 @@
-// Writes reproducible tar archives (optionally gzip-compressed) through libarchive.
+// Writes reproducible tar archives (optionally gzip-compressed) through libarchive: ustar
+// headers, with a pax extended header only where ustar cannot hold an entry (long names).
 //
 // Every entry gets the same owner (0/0), a fixed mtime and fixed permissions, entries keep
 // the order they are added in, and the gzip header carries no time stamp, so the same

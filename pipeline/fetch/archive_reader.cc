@@ -17,10 +17,10 @@ Result<std::string> DetectArchiveFormat(const std::string& path) {
   std::fclose(f);
   if (n >= 2 && head[0] == 0x1f && head[1] == 0x8b) return std::string("gzip");
   if (n == 512 && std::memcmp(head + 257, "ustar", 5) == 0) return std::string("tar");
-  return Status::Corruption(path + ": neither a gzip stream nor a tar archive (magic bytes " +
-                            (n >= 2 ? std::to_string(head[0]) + " " + std::to_string(head[1])
-                                    : std::string("missing")) +
-                            ")");
+  return Status::Corruption(
+      path + ": neither a gzip stream nor a tar archive (magic bytes " +
+      (n >= 2 ? std::to_string(head[0]) + " " + std::to_string(head[1]) : std::string("missing")) +
+      ")");
 }
 
 Result<std::unique_ptr<ArchiveReader>> ArchiveReader::Open(const std::string& path,
@@ -64,7 +64,8 @@ Result<bool> ArchiveReader::Next(ArchiveEntry* out) {
   size_t start = 0;
   while (start <= name.size()) {
     size_t slash = name.find('/', start);
-    std::string part = name.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    std::string part =
+        name.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
     if (part == "..") return Fail(name, "'..' component");
     if (part.size() > NAME_MAX) return Fail(name.substr(0, 80) + "...", "name over the OS limit");
     if (slash == std::string::npos) break;
