@@ -102,3 +102,20 @@ TEST(AtomicFileTest, CommitTwiceIsAnError) {
 
 }  // namespace
 }  // namespace petprep
+
+namespace petprep {
+namespace {
+
+TEST(AtomicFileTest, MakeDirsCreatesParentsAndRefusesFiles) {
+  testing::TempDir dir;
+  ASSERT_TRUE(MakeDirs(dir / "a/b/c").ok());
+  EXPECT_TRUE(MakeDirs(dir / "a/b/c").ok()) << "an existing folder is fine";
+  ASSERT_TRUE(WriteFileAtomic(dir / "a/file", "x").ok());
+  Status s = MakeDirs(dir / "a/file");
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("a/file"), std::string::npos);
+  EXPECT_FALSE(MakeDirs(dir / "a/file/sub").ok());
+}
+
+}  // namespace
+}  // namespace petprep

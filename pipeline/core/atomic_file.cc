@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 
 namespace petprep {
 namespace {
@@ -131,6 +132,14 @@ Result<std::string> ReadFile(const std::string& path) {
   }
   ::close(fd);
   return out;
+}
+
+Status MakeDirs(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (std::filesystem::is_directory(dir)) return Status::Ok();
+  if (std::filesystem::exists(dir)) return Status::IoError(dir + ": exists and is not a folder");
+  return Status::IoError(dir + ": cannot create folder: " + ec.message());
 }
 
 Status SyncDirectory(const std::string& dir) {

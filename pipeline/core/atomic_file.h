@@ -54,6 +54,10 @@ Status WriteFileAtomic(const std::string& path, std::string_view data);
 // Reads a whole file.
 Result<std::string> ReadFile(const std::string& path);
 
+// Creates a folder and any missing parents (mkdir -p). An existing folder is fine; an
+// existing file of that name is an error naming it.
+Status MakeDirs(const std::string& dir);
+
 // fsyncs a folder so that a rename inside it is durable.
 Status SyncDirectory(const std::string& dir);
 

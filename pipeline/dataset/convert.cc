@@ -256,7 +256,7 @@ class Converter {
     }
     SourceMask mask;
     if (image.ok()) {
-      auto m = ReadTrimap(tri->second, src.rgb.width, src.rgb.height);
+      auto m = ReadTrimap(tri->second, src.width, src.height);
       if (!m.ok()) {
         found.push_back({trimap_file, in.id, "unreadable_trimap", "", m.status().message()});
         unrepairable = true;
@@ -310,8 +310,8 @@ class Converter {
                                                      : nlohmann::ordered_json();
       m["image_file"] = image_name;
       m["mask_file"] = "mask.tiff";
-      m["width"] = src.rgb.width;
-      m["height"] = src.rgb.height;
+      m["width"] = src.width;
+      m["height"] = src.height;
       m["source_image_sha256"] = Sha256Hex(in.bytes);
       m["source_trimap_sha256"] = Sha256Hex(tri->second);
       m["defects"] = nlohmann::ordered_json::array();

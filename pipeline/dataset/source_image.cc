@@ -27,7 +27,19 @@ Result<SourceImage> ReadJpeg(const std::string& bytes) {
     return Status::Corruption(std::string("unreadable JPEG header: ") + tjGetErrorStr2(tj.handle));
   }
   SourceImage out;
+  out.width = w;
+  out.height = h;
   bool cmyk = cs == TJCS_CMYK || cs == TJCS_YCCK;
+  if (cs == TJCS_YCbCr || cs == TJCS_RGB) {
+    tjscalingfactor eighth = {1, 8};
+    int sw = TJSCALED(w, eighth), sh = TJSCALED(h, eighth);
+    std::vector<unsigned char> small(static_cast<size_t>(sw) * sh * 3);
+    if (tjDecompress2(tj.handle, U(bytes), bytes.size(), small.data(), sw, 0, sh, TJPF_RGB, 0) ==
+        0) {
+      out.clean_jpeg = true;
+      return out;
+    }
+  }
   Image decoded(w, h, cmyk ? 4 : 3);
   int rc = tjDecompress2(tj.handle, U(bytes), bytes.size(), decoded.data.data(), w, 0, h,
                          cmyk ? TJPF_CMYK : TJPF_RGB, TJFLAG_ACCURATEDCT);
@@ -64,6 +76,8 @@ Result<SourceImage> ReadPng(const std::string& bytes) {
   if (m.empty()) return Status::Corruption("PNG cannot be decoded");
   if (m.depth() != CV_8U) m.convertTo(m, CV_8U, 1.0 / 257.0);
   SourceImage out;
+  out.width = m.cols;
+  out.height = m.rows;
   out.rgb = Image(m.cols, m.rows, 3);
   int ch = m.channels();
   for (int y = 0; y < m.rows; ++y) {
@@ -114,6 +128,8 @@ Result<SourceImage> ReadGif(const std::string& bytes) {
     return Status::Corruption("GIF has no colour map");
   }
   SourceImage out;
+  out.width = gif->SWidth;
+  out.height = gif->SHeight;
   out.rgb = Image(gif->SWidth, gif->SHeight, 3);
   const GifColorType bg = gif->SColorMap && gif->SBackGroundColor < gif->SColorMap->ColorCount
                               ? gif->SColorMap->Colors[gif->SBackGroundColor]
@@ -176,14 +192,17 @@ Result<SourceMask> ReadTrimap(const std::string& bytes, int width, int height) {
                                      std::to_string(width) + "x" + std::to_string(height)});
   }
   out.classes = Image(width, height, 1);
+  std::vector<int> offset(width);  // byte offset of each output column in a source row
+  for (int x = 0; x < width; ++x) {
+    offset[x] = static_cast<int>(static_cast<int64_t>(x) * m.cols / width) * ch + first;
+  }
   uint64_t bad = 0;
   for (int y = 0; y < height; ++y) {
     int sy = static_cast<int>(static_cast<int64_t>(y) * m.rows / height);
     const uint8_t* src = m.ptr<uint8_t>(sy);
     uint8_t* dst = out.classes.row(y);
     for (int x = 0; x < width; ++x) {
-      int sx = static_cast<int>(static_cast<int64_t>(x) * m.cols / width);
-      uint8_t v = src[sx * ch + first];
+      uint8_t v = src[offset[x]];
       if (v >= 1 && v <= 3) {
         dst[x] = static_cast<uint8_t>(v - 1);
       } else {

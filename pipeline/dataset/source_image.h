@@ -22,11 +22,15 @@ struct FoundDefect {
 
 struct SourceImage {
   bool clean_jpeg = false;  // keep the bytes as image.jpg
-  Image rgb;                // always decoded: 3 channels
+  int width = 0, height = 0;
+  Image rgb;  // 3 channels; left empty for a clean JPEG, whose bytes are kept as they are
   std::vector<FoundDefect> defects;
 };
 
 // Detects the format from magic bytes and decodes. An error means it cannot be read at all.
+// A colour JPEG is validated by a decode at 1/8 scale: libjpeg still reads every marker and
+// every entropy-coded bit (where truncation and extraneous bytes show), but skips most of
+// the inverse DCT and colour conversion; only a JPEG with a warning is decoded in full.
 //   CMYK / YCCK JPEGs follow the Adobe convention (inverted ink): R = C * K / 255, rounded.
 Result<SourceImage> ReadSourceImage(const std::string& bytes);
 

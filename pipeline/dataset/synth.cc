@@ -302,15 +302,6 @@ std::vector<PetPlan> MakePlans(const SynthOptions& options) {
   return out;
 }
 
-Status MakeDir(const std::string& dir) {
-  if (::mkdir(dir.c_str(), 0755) == 0 || errno == EEXIST) {
-    struct stat st;
-    if (::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return Status::Ok();
-    return Status::IoError(dir + ": exists and is not a folder");
-  }
-  return Status::IoError(dir + ": cannot create folder: " + std::strerror(errno));
-}
-
 }  // namespace
 
 std::vector<std::string> SynthPetIds(int count) {
@@ -340,7 +331,7 @@ Result<SynthSummary> WriteSynthDataset(const SynthOptions& options) {
   if (options.count == 0 && !options.defects) {
     return Status::InvalidArgument("--count 0 without --defects would write an empty dataset");
   }
-  PETPREP_RETURN_IF_ERROR(MakeDir(options.out_dir));
+  PETPREP_RETURN_IF_ERROR(MakeDirs(options.out_dir));
   const std::vector<PetPlan> plans = MakePlans(options);
   std::vector<std::string> extra_images, extra_annotations;
   if (options.defects) {

@@ -30,13 +30,6 @@ bool Exists(const std::string& path, uint64_t* size = nullptr) {
   return true;
 }
 
-Status MakeDir(const std::string& dir) {
-  if (::mkdir(dir.c_str(), 0755) == 0) return Status::Ok();
-  struct stat st;
-  if (errno == EEXIST && ::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return Status::Ok();
-  return Status::IoError(dir + ": cannot create folder: " + std::strerror(errno));
-}
-
 struct Digests {
   uint64_t size = 0;
   std::string sha256, md5;
@@ -218,8 +211,8 @@ Result<std::vector<ArchiveOutcome>> DownloadArchives(const DownloadOptions& o) {
       return Status::NotFound(o.from_dir + ": no such folder (--from)");
     }
   }
-  PETPREP_RETURN_IF_ERROR(MakeDir(o.out_dir));
-  PETPREP_RETURN_IF_ERROR(MakeDir(o.out_dir + "/raw"));
+  PETPREP_RETURN_IF_ERROR(MakeDirs(o.out_dir));
+  PETPREP_RETURN_IF_ERROR(MakeDirs(o.out_dir + "/raw"));
   std::vector<ArchiveOutcome> outcomes;
   for (const char* name : kArchiveNames) {
     auto r = FetchOne(o, expected, name);
