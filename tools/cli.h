@@ -38,6 +38,8 @@ int ReportError(const CommandContext& ctx, const Status& status);
 // Commands.
 int RunDownload(CommandContext& ctx);
 int RunEnv(CommandContext& ctx);
+int RunPartition(CommandContext& ctx);
 int RunSynth(CommandContext& ctx);
+int RunVerify(CommandContext& ctx);
 
 }  // namespace petprep

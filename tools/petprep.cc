@@ -17,6 +17,10 @@ int RunHelp(CommandContext& ctx);
 const std::vector<Command> kCommands = {
     {"download", "fetch and verify the Oxford-IIIT Pet archives (resumable; mirrors; --from DIR)",
      RunDownload},
+    {"partition", "MD5 10-fold splits into sharded records with a fingerprinted manifest",
+     RunPartition},
+    {"verify", "check a partitioned dataset against its manifest (--deep: every record)",
+     RunVerify},
     {"env", "print versions, build flags, CPU and CUDA devices (the provenance block)", RunEnv},
     {"synth", "write a synthetic dataset in the exact Oxford-IIIT Pet archive layout", RunSynth},
     {"help", "explain a command: petprep help CMD", RunHelp},

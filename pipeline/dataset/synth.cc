@@ -16,6 +16,7 @@
 #include "pipeline/core/atomic_file.h"
 #include "pipeline/core/interrupt.h"
 #include "pipeline/dataset/codec.h"
+#include "pipeline/dataset/resize.h"
 #include "pipeline/dataset/synth_render.h"
 #include "pipeline/dataset/tar_writer.h"
 
@@ -177,18 +178,6 @@ Image AddChannel(const Image& src) {
     }
     // CMYK in the Adobe convention (inverted ink): C = R, M = G, Y = B, K = 255 means no ink.
     out.data[4 * i + 3] = 255;
-  }
-  return out;
-}
-
-Image ResizeNearest(const Image& src, int w, int h) {
-  Image out(w, h, src.channels);
-  for (int y = 0; y < h; ++y) {
-    int sy = static_cast<int>(static_cast<int64_t>(y) * src.height / h);
-    for (int x = 0; x < w; ++x) {
-      int sx = static_cast<int>(static_cast<int64_t>(x) * src.width / w);
-      std::memcpy(out.at(x, y), src.at(sx, sy), src.channels);
-    }
   }
   return out;
 }

@@ -1,0 +1,54 @@
+// Reading a partitioned dataset: open DATA/dataset, pick a split, count its records, read
+// record i (through the shard indexes) or iterate in order. Every read checks the frame's
+// CRCs and names the shard and record on a mismatch. Reads are thread-safe.
+#pragma once
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "pipeline/core/image.h"
+#include "pipeline/core/status.h"
+#include "pipeline/dataset/shard.h"
+#include "schemas/record.pb.h"
+
+namespace petprep {
+
+class SplitReader {
+ public:
+  const std::string& name() const { return name_; }
+  size_t size() const { return total_; }
+  // Record i of the split in its stored order (pet id order). REQUIRES: i < size().
+  Result<schema::Record> Read(size_t i) const;
+
+ private:
+  friend class DatasetReader;
+  std::string name_;
+  size_t total_ = 0;
+  std::vector<std::unique_ptr<ShardReader>> shards_;
+  std::vector<size_t> first_;  // index of each shard's first record
+};
+
+class DatasetReader {
+ public:
+  static Result<std::unique_ptr<DatasetReader>> Open(const std::string& dataset_dir);
+
+  const nlohmann::json& manifest() const { return manifest_; }
+  const std::string& fingerprint() const { return fingerprint_; }
+  int image_size() const { return manifest_["options"]["size"].get<int>(); }
+  std::vector<std::string> splits() const;
+  // The split of that name, or kNotFound naming the splits there are.
+  Result<const SplitReader*> Split(const std::string& name) const;
+
+ private:
+  std::string dir_;
+  nlohmann::json manifest_;
+  std::string fingerprint_;
+  std::vector<std::unique_ptr<SplitReader>> splits_;
+};
+
+// Decodes an EncodedImage (png, raw or jpeg) into pixels; checks the recorded shape.
+Result<Image> DecodeRecordImage(const schema::EncodedImage& image);
+
+}  // namespace petprep

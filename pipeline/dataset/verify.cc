@@ -1,0 +1,131 @@
+#include "pipeline/dataset/verify.h"
+
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "pipeline/core/atomic_file.h"
+#include "pipeline/core/hash.h"
+#include "pipeline/core/progress.h"
+#include "pipeline/dataset/partition.h"
+#include "pipeline/dataset/shard.h"
+#include "schemas/record.pb.h"
+
+namespace petprep {
+namespace fs = std::filesystem;
+
+Result<VerifyResult> VerifyDataset(const std::string& dir, bool deep) {
+  auto text = ReadFile(dir + "/manifest.json");
+  if (!text.ok()) {
+    return Status::NotFound(dir + "/manifest.json: missing; not a partitioned dataset");
+  }
+  nlohmann::json m = nlohmann::json::parse(*text, nullptr, false);
+  if (m.is_discarded() || !m.contains("splits") || !m.contains("files")) {
+    return Status::Corruption(dir + "/manifest.json: not a petprep manifest");
+  }
+  VerifyResult r;
+  try {
+    r.fingerprint = DatasetFingerprint(m);
+  } catch (const nlohmann::json::exception& e) {
+    return Status::Corruption(dir + "/manifest.json: incomplete: " + e.what());
+  }
+  if (r.fingerprint != m.value("fingerprint", "")) {
+    r.problems.push_back("changed: manifest.json (its fingerprint " + m.value("fingerprint", "") +
+                         " does not match its contents, " + r.fingerprint + ")");
+  }
+
+  // Every file the manifest lists: (relative path, sha256, bytes or -1).
+  struct Want {
+    std::string sha256;
+    int64_t bytes;
+  };
+  std::map<std::string, Want> files;
+  for (const auto& [name, split] : m["splits"].items()) {
+    for (const auto& s : split["shards"]) {
+      files[s["file"]] = {s["sha256"], s["bytes"].get<int64_t>()};
+      files[s["index_file"]] = {s["index_sha256"], -1};
+    }
+  }
+  for (const auto& [name, f] : m["files"].items())
+    files[name] = {f["sha256"], f["bytes"].get<int64_t>()};
+
+  Progress progress("verify", files.size(), Progress::Unit::kItems, "files");
+  for (const auto& [rel, want] : files) {
+    std::string path = dir + "/" + rel;
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec)) {
+      r.problems.push_back("missing: " + rel);
+    } else if (want.bytes >= 0 && static_cast<int64_t>(fs::file_size(path, ec)) != want.bytes) {
+      r.problems.push_back("changed: " + rel + " (" + std::to_string(fs::file_size(path, ec)) +
+                           " bytes, the manifest says " + std::to_string(want.bytes) + ")");
+    } else {
+      auto d = Sha256OfFile(path);
+      if (!d.ok()) {
+        r.problems.push_back("unreadable: " + rel + " (" + d.status().message() + ")");
+      } else if (ToHex(*d) != want.sha256) {
+        r.problems.push_back("changed: " + rel + " (sha256 " + ToHex(*d) + ", the manifest says " +
+                             want.sha256 + ")");
+      }
+    }
+    ++r.files_checked;
+    progress.Add(1);
+  }
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    if (!it->is_regular_file()) continue;
+    std::string rel = fs::relative(it->path(), dir).string();
+    if (rel != "manifest.json" && !files.count(rel)) r.problems.push_back("extra: " + rel);
+  }
+  progress.Finish();
+  if (!deep) return r;
+
+  // Deep: every record, its fold and split, and the petset's files when they are there.
+  auto map = SplitMap::Parse(m["options"].value("split_map", ""));
+  std::string petset = (fs::path(dir).lexically_normal().parent_path() / "petset").string();
+  bool have_petset = fs::is_directory(petset);
+  for (const auto& [name, split] : m["splits"].items()) {
+    for (const auto& s : split["shards"]) {
+      std::string rel = s["file"];
+      auto frames = ReadAllFrames(dir + "/" + rel);
+      if (!frames.ok()) {
+        r.problems.push_back("corrupt: " + frames.status().message());
+        continue;
+      }
+      if (frames->size() != s["records"].get<size_t>()) {
+        r.problems.push_back("changed: " + rel + " holds " + std::to_string(frames->size()) +
+                             " records, the manifest says " + s["records"].dump());
+      }
+      for (size_t i = 0; i < frames->size(); ++i) {
+        schema::Record rec;
+        std::string where = rel + ": record " + std::to_string(i);
+        ++r.records_checked;
+        if (!rec.ParseFromString((*frames)[i])) {
+          r.problems.push_back("corrupt: " + where + " is not a petprep record");
+          continue;
+        }
+        int fold = FoldOf(rec.pet_id());
+        if (static_cast<int>(rec.fold()) != fold || (map.ok() && map->SplitOf(fold) != name)) {
+          r.problems.push_back("wrong split: " + where + " (" + rec.pet_id() + ", fold " +
+                               std::to_string(fold) + ") is in " + name);
+        }
+        if (!have_petset) continue;
+        std::string pet = petset + "/" + rec.pet_id();
+        std::string image =
+            fs::exists(pet + "/image.jpg") ? pet + "/image.jpg" : pet + "/image.tiff";
+        for (const auto& [path, want] : {std::make_pair(image, rec.image_sha256()),
+                                         std::make_pair(pet + "/mask.tiff", rec.mask_sha256())}) {
+          auto d = Sha256OfFile(path);
+          if (!d.ok() || ToHex(*d) != want) {
+            r.problems.push_back("changed source: " + path + " (" + where +
+                                 " was made from sha256 " + want + ")");
+          }
+        }
+      }
+    }
+  }
+  return r;
+}
+
+}  // namespace petprep

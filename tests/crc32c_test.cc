@@ -1,0 +1,35 @@
+#include "pipeline/core/crc32c.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace petprep {
+namespace {
+
+// RFC 3720 (iSCSI) appendix B.4 and the common check value.
+TEST(Crc32cTest, KnownAnswers) {
+  EXPECT_EQ(Crc32c("123456789", 9), 0xE3069283u);
+  std::string zeros(32, '\0'), ones(32, '\xff'), inc(32, '\0');
+  for (int i = 0; i < 32; ++i) inc[i] = static_cast<char>(i);
+  EXPECT_EQ(Crc32c(zeros.data(), 32), 0x8A9136AAu);
+  EXPECT_EQ(Crc32c(ones.data(), 32), 0x62A8AB43u);
+  EXPECT_EQ(Crc32c(inc.data(), 32), 0x46DD794Eu);
+  EXPECT_EQ(Crc32c("", 0), 0u);
+}
+
+TEST(Crc32cTest, ContinuationEqualsOneShot) {
+  std::string s = "The quick brown fox jumps over the lazy dog, twice over: 0123456789";
+  for (size_t cut = 0; cut <= s.size(); ++cut) {
+    uint32_t a = Crc32c(s.data(), cut);
+    EXPECT_EQ(Crc32c(s.data() + cut, s.size() - cut, a), Crc32c(s.data(), s.size())) << cut;
+  }
+}
+
+TEST(Crc32cTest, MaskRoundTrips) {
+  for (uint32_t v : {0u, 1u, 0xE3069283u, 0xffffffffu}) EXPECT_EQ(UnmaskCrc(MaskCrc(v)), v);
+  EXPECT_NE(MaskCrc(0xE3069283u), 0xE3069283u);
+}
+
+}  // namespace
+}  // namespace petprep
