@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# petprep's main job on this machine, as far as it goes today (synth, download and convert):
+# petprep's main job on this machine, as far as it goes today (synth, download, partition):
 #   scripts/demo.sh          the synthetic dataset (fully offline)
 #   scripts/demo.sh --real   the real Oxford-IIIT Pet archives (about 810 MB from the network)
 # Outputs go to demo-out/ (or $PETPREP_DEMO_DIR).
@@ -14,7 +14,7 @@ for arg in "$@"; do
   esac
 done
 
-"$root/scripts/build.sh" --target petprep
+"$root/scripts/build.sh" --target petprep --target print_record
 petprep="${PETPREP_BUILD_DIR:-$root/build}/petprep"
 out="${PETPREP_DEMO_DIR:-$root/demo-out}"
 mkdir -p "$out"
@@ -55,6 +55,14 @@ step "again with --jobs 1 into another folder: the petset must be byte-identical
 "$petprep" download --from "$out/synth" --checksums "$out/synth/SHA256SUMS" --out "$out/data-1job" \
   --jobs 1 --quiet | tail -n 1
 
+step "petprep partition: MD5 10-fold splits into sharded records (128x128)"
+"$petprep" partition --input "$out/data/petset" --output "$out/data/dataset" --force
+
+step "again with --jobs 1: the same fingerprint"
+"$petprep" partition --input "$out/data/petset" --output "$out/data/dataset-1job" --jobs 1 \
+  --force --quiet | tail -n 1
+"$petprep" verify "$out/data/dataset" --deep --quiet
+
 step "petprep synth --defects: every defect kind of the real archives, listed in defects.json"
 "$petprep" synth --out "$out/synth-defects" --count 100 --seed 7 --defects --quiet
 grep -o '"defect": "[a-z_]*"' "$out/synth-defects/defects.json" | sort | uniq -c | sed 's/"defect": //'
@@ -68,5 +76,9 @@ awk -F'"' '/"kind":/ {kind = $4} /"action":/ {print kind " -> " $4}' \
 step "what was produced"
 ls -l "$out/synth" "$out/data/raw"
 echo "petset: $(ls "$out/data/petset" | wc -l) entries (pet folders and conversion_report.json)"
+echo "dataset:"; ls -l "$out/data/dataset" "$out/data/dataset/train" | sed 's/^/  /'
+echo "the first training record (examples/print_record.cc):"
+"${PETPREP_BUILD_DIR:-$root/build}/print_record" "$out/data/dataset" train 0 | sed 's/^/  /'
+
 echo
 echo "Look inside: tar tzf $out/synth/images.tar.gz | head"

@@ -11,7 +11,7 @@ namespace {
 
 using testing::RunPetprep;
 
-const char* const kCommands[] = {"download", "env", "synth", "help"};
+const char* const kCommands[] = {"download", "partition", "verify", "env", "synth", "help"};
 
 TEST(PetprepCliTest, HelpListsEveryCommand) {
   auto r = RunPetprep("--help");
@@ -35,7 +35,7 @@ TEST(PetprepCliTest, UnknownCommandSuggests) {
 }
 
 TEST(PetprepCliTest, EachCommandExplainsItself) {
-  for (const char* c : {"download", "env", "synth"}) {
+  for (const char* c : {"download", "partition", "verify", "env", "synth"}) {
     auto a = RunPetprep(std::string(c) + " --help");
     EXPECT_EQ(a.exit_code, 0) << c;
     EXPECT_NE(a.out.find("Example:"), std::string::npos) << c << ": " << a.out;

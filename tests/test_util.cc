@@ -11,6 +11,9 @@
 #include <vector>
 
 #include "pipeline/core/atomic_file.h"
+#include "pipeline/core/hash.h"
+#include "pipeline/dataset/convert.h"
+#include "pipeline/dataset/synth.h"
 
 namespace petprep::testing {
 
@@ -77,6 +80,26 @@ std::string Payload(size_t n, uint32_t seed) {
     c = static_cast<char>(seed >> 24);
   }
   return s;
+}
+
+std::string MakePetset(const std::string& dir, int count, uint64_t seed, bool defects) {
+  SynthOptions s;
+  s.out_dir = dir + "/synth";
+  s.count = count;
+  s.seed = seed;
+  s.defects = defects;
+  auto synth = WriteSynthDataset(s);
+  EXPECT_TRUE(synth.ok()) << synth.status().ToString();
+  ConvertOptions c;
+  c.data_dir = dir + "/data";
+  EXPECT_TRUE(MakeDirs(c.data_dir).ok());
+  c.images = {"images.tar.gz", s.out_dir + "/images.tar.gz", synth->images_bytes,
+              synth->images_sha256};
+  c.annotations = {"annotations.tar.gz", s.out_dir + "/annotations.tar.gz",
+                   synth->annotations_bytes, synth->annotations_sha256};
+  auto converted = ConvertArchives(c);
+  EXPECT_TRUE(converted.ok()) << converted.status().ToString();
+  return c.data_dir;
 }
 
 CommandResult RunPetprep(const std::string& args) {

@@ -34,6 +34,10 @@ struct CommandResult {
 // `n` pseudo-random bytes (a linear congruential sequence from `seed`): test payloads.
 std::string Payload(size_t n, uint32_t seed = 12345);
 
+// Writes a synthetic dataset of `count` pets under DIR/synth and converts it into
+// DIR/data/petset (the download step without a network). Returns DIR/data.
+std::string MakePetset(const std::string& dir, int count, uint64_t seed, bool defects);
+
 // Runs the built petprep binary with `args` (a shell-quoted string).
 CommandResult RunPetprep(const std::string& args);
 

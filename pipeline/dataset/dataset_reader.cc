@@ -34,7 +34,7 @@ Result<std::unique_ptr<DatasetReader>> DatasetReader::Open(const std::string& di
   }
   std::unique_ptr<DatasetReader> d(new DatasetReader());
   d->dir_ = dir;
-  d->manifest_ = nlohmann::json::parse(*text, nullptr, false);
+  d->manifest_ = nlohmann::ordered_json::parse(*text, nullptr, false);
   if (d->manifest_.is_discarded() || !d->manifest_.contains("splits") ||
       !d->manifest_.contains("options")) {
     return Status::Corruption(dir + "/manifest.json: not a petprep manifest");

@@ -34,7 +34,7 @@ class DatasetReader {
  public:
   static Result<std::unique_ptr<DatasetReader>> Open(const std::string& dataset_dir);
 
-  const nlohmann::json& manifest() const { return manifest_; }
+  const nlohmann::ordered_json& manifest() const { return manifest_; }
   const std::string& fingerprint() const { return fingerprint_; }
   int image_size() const { return manifest_["options"]["size"].get<int>(); }
   std::vector<std::string> splits() const;
@@ -43,7 +43,7 @@ class DatasetReader {
 
  private:
   std::string dir_;
-  nlohmann::json manifest_;
+  nlohmann::ordered_json manifest_;  // keeps the split order
   std::string fingerprint_;
   std::vector<std::unique_ptr<SplitReader>> splits_;
 };
