@@ -1,4 +1,4 @@
-// Image encoders: JPEG through TurboJPEG, PNG through OpenCV (libpng), GIF through giflib,
+// Image encoders: JPEG through TurboJPEG, PNG through libpng, GIF through giflib,
 // and lossless TIFF through libtiff (encode and decode), all in memory.
 //
 // Each call is self-contained and thread-safe (TurboJPEG handles are per thread). Output
@@ -19,14 +19,19 @@ enum class JpegColor { kAuto, kCmyk };
 // quality in [1, 100]; RGB uses 4:2:0 chroma subsampling.
 Result<std::string> EncodeJpeg(const Image& image, int quality, JpegColor color = JpegColor::kAuto);
 
-// Encodes 1 (gray), 3 (RGB) or 4 (RGBA) channels as an 8-bit PNG.
+// Decodes a JPEG to 8-bit RGB (accurate integer IDCT). A warning from libjpeg (truncated
+// data, extraneous bytes) is an error here: callers get only images that decode cleanly.
+Result<Image> DecodeJpeg(const std::string& bytes);
+
+// Encodes 1 (gray), 3 (RGB) or 4 (RGBA) channels as an 8-bit PNG (Paeth filter, deflate
+// level 1).
 Result<std::string> EncodePng(const Image& image);
 
 // Encodes 3-channel RGB as a single-frame 256-colour GIF (6x6x6 colour cube palette).
 Result<std::string> EncodeGif(const Image& image);
 
-// Encodes 1 or 3 channels as a baseline TIFF: deflate with horizontal differencing, 16 rows
-// per strip, no date or software tag.
+// Encodes 1 or 3 channels as a baseline TIFF: deflate (level 1) with horizontal differencing,
+// one strip, no date or software tag.
 Result<std::string> EncodeTiff(const Image& image);
 
 // Decodes an 8-bit 1- or 3-channel TIFF as written by EncodeTiff (contiguous planes).

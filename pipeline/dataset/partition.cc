@@ -5,7 +5,6 @@
 #include <sys/stat.h>
 #include <tbb/parallel_pipeline.h>
 #include <tbb/task_arena.h>
-#include <turbojpeg.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -185,28 +184,6 @@ struct Built {
   int class_id = 0;
 };
 
-Result<Image> DecodeJpegFile(const std::string& bytes, const std::string& path) {
-  struct Tj {
-    tjhandle h = tjInitDecompress();
-    ~Tj() {
-      if (h) tjDestroy(h);
-    }
-  };
-  thread_local Tj tj;
-  int w, h, sub, cs;
-  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
-  if (tjDecompressHeader3(tj.h, p, bytes.size(), &w, &h, &sub, &cs) != 0) {
-    return Status::Corruption(path + ": unreadable JPEG: " + tjGetErrorStr2(tj.h));
-  }
-  Image img(w, h, 3);
-  if (tjDecompress2(tj.h, p, bytes.size(), img.data.data(), w, 0, h, TJPF_RGB,
-                    TJFLAG_ACCURATEDCT) != 0) {
-    return Status::Corruption(path + ": JPEG decoding failed: " + tjGetErrorStr2(tj.h) +
-                              " (the petset holds only clean JPEGs; run petprep download again)");
-  }
-  return img;
-}
-
 Result<std::string> Encode(const Image& img, const Codec& codec) {
   if (codec.name == "raw") return std::string(img.data.begin(), img.data.end());
   if (codec.name == "jpeg" && img.channels == 3) return EncodeJpeg(img, codec.quality);
@@ -229,9 +206,8 @@ Built BuildRecord(const Pet& pet, const PartitionOptions& o, const Codec& codec)
   if (!image_bytes.ok()) return fail(image_bytes.status());
   auto mask_bytes = ReadFile(pet.dir + "/mask.tiff");
   if (!mask_bytes.ok()) return fail(mask_bytes.status());
-  Result<Image> image = pet.image_file == "image.jpg"
-                            ? DecodeJpegFile(*image_bytes, pet.dir + "/image.jpg")
-                            : DecodeTiff(*image_bytes);
+  Result<Image> image =
+      pet.image_file == "image.jpg" ? DecodeJpeg(*image_bytes) : DecodeTiff(*image_bytes);
   if (!image.ok()) return fail(image.status().WithContext(pet.dir + "/" + pet.image_file));
   auto mask = DecodeTiff(*mask_bytes);
   if (!mask.ok()) return fail(mask.status().WithContext(pet.dir + "/mask.tiff"));
