@@ -30,8 +30,8 @@ Result<std::string> EncodePng(const Image& image);
 // Encodes 3-channel RGB as a single-frame 256-colour GIF (6x6x6 colour cube palette).
 Result<std::string> EncodeGif(const Image& image);
 
-// Encodes 1 or 3 channels as a baseline TIFF: deflate (level 1) with horizontal differencing,
-// one strip, no date or software tag.
+// Encodes 1 or 3 channels as a baseline TIFF in one strip with no date or software tag: one
+// channel (masks) with PackBits, three with deflate (level 1) and horizontal differencing.
 Result<std::string> EncodeTiff(const Image& image);
 
 // Decodes an 8-bit 1- or 3-channel TIFF as written by EncodeTiff (contiguous planes).
