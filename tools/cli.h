@@ -36,6 +36,7 @@ bool ParseArgs(CLI::App& app, CommandContext& ctx, int* exit_code);
 int ReportError(const CommandContext& ctx, const Status& status);
 
 // Commands.
+int RunBatches(CommandContext& ctx);
 int RunDownload(CommandContext& ctx);
 int RunEnv(CommandContext& ctx);
 int RunPartition(CommandContext& ctx);

@@ -21,6 +21,7 @@ const std::vector<Command> kCommands = {
      RunPartition},
     {"verify", "check a partitioned dataset against its manifest (--deep: every record)",
      RunVerify},
+    {"batches", "the loader's batches as hashes: order and augmentation, reproducible", RunBatches},
     {"env", "print versions, build flags, CPU and CUDA devices (the provenance block)", RunEnv},
     {"synth", "write a synthetic dataset in the exact Oxford-IIIT Pet archive layout", RunSynth},
     {"help", "explain a command: petprep help CMD", RunHelp},

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <opencv2/imgcodecs.hpp>
+#include <sstream>
 
 #include "pipeline/core/atomic_file.h"
 
@@ -56,6 +57,28 @@ Result<std::unique_ptr<DatasetReader>> DatasetReader::Open(const std::string& di
       sr->shards_.push_back(std::move(shard).value());
     }
     d->splits_.push_back(std::move(sr));
+  }
+  // Pet ids per record, from splits.csv, so that callers can order records without reading them.
+  auto csv = ReadFile(dir + "/splits.csv");
+  if (!csv.ok()) return csv.status();
+  std::istringstream in(*csv);
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    size_t a = line.find(','), b = line.rfind(',');
+    if (a == std::string::npos || b == a)
+      return Status::Corruption(dir + "/splits.csv: bad row '" + line + "'");
+    std::string split = line.substr(b + 1);
+    for (auto& sr : d->splits_) {
+      if (sr->name_ == split) sr->pet_ids_.push_back(line.substr(0, a));
+    }
+  }
+  for (auto& sr : d->splits_) {
+    if (sr->pet_ids_.size() != sr->total_) {
+      return Status::Corruption(dir + "/splits.csv: " + std::to_string(sr->pet_ids_.size()) +
+                                " rows for split " + sr->name_ + ", the shards hold " +
+                                std::to_string(sr->total_));
+    }
   }
   return d;
 }

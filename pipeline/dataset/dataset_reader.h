@@ -21,6 +21,8 @@ class SplitReader {
   size_t size() const { return total_; }
   // Record i of the split in its stored order (pet id order). REQUIRES: i < size().
   Result<schema::Record> Read(size_t i) const;
+  // The pet id of record i, from splits.csv (no shard read). REQUIRES: i < size().
+  const std::string& pet_id(size_t i) const { return pet_ids_[i]; }
 
  private:
   friend class DatasetReader;
@@ -28,6 +30,7 @@ class SplitReader {
   size_t total_ = 0;
   std::vector<std::unique_ptr<ShardReader>> shards_;
   std::vector<size_t> first_;  // index of each shard's first record
+  std::vector<std::string> pet_ids_;
 };
 
 class DatasetReader {

@@ -1,0 +1,83 @@
+// The loader: batches of augmented samples in a fixed order, whatever the thread count.
+//
+// Order: each epoch is a permutation of the split's records computed from (seed, epoch)
+// alone: records sorted by the 64 bits Philox(DeriveKey(seed, kShuffle), {sample key, epoch,
+// 0}) gives (words 0 and 1), ties by record index; with shuffle off, the stored order.
+// Steps count batches from 0 across epochs; step s is batch s % B of epoch s / B, where B is
+// the number of batches an epoch makes (the last one short, or dropped with drop_last).
+// State = (seed, epoch, position): any step's state is computed, never replayed, so a run
+// resumed at step k produces exactly the batches k, k+1, ... of an uninterrupted run.
+//
+// Parallel: oneTBB parallel_pipeline — serial in-order read, parallel decode and augment,
+// serial in-order batching — with a fixed number of samples in flight and no busy waiting.
+// A sample's pixels depend on (seed, sample key, epoch) only, never on its batch or slot.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "pipeline/augment/augment.h"
+#include "pipeline/core/hash.h"
+#include "pipeline/core/status.h"
+#include "pipeline/dataset/dataset_reader.h"
+
+namespace petprep {
+
+struct LoaderOptions {
+  int batch = 8;
+  uint64_t seed = 0;
+  bool shuffle = true;
+  bool drop_last = false;
+  AugmentSpec augment;  // AugmentSpec::None() for no augmentation
+  int threads = 0;      // 0: all cores; 1 with parallel = false: the serial reference loader
+  bool parallel = true;
+  bool cuda = false;  // decode on the CPU, augment on the GPU
+};
+
+struct Batch {
+  uint32_t epoch = 0;
+  uint64_t step = 0;
+  int side = 0;
+  std::vector<float> images;   // size x 3 x side x side (NCHW)
+  std::vector<uint8_t> masks;  // size x side x side, class ids 0 pet, 1 background, 2 border
+  std::vector<std::string> pet_ids;
+  std::vector<uint64_t> keys;  // sample keys
+
+  int size() const { return static_cast<int>(pet_ids.size()); }
+  // SHA-256 over the image floats' bytes (little-endian), the mask bytes and the pet ids
+  // (each followed by '\n').
+  Sha256Digest Digest() const;
+};
+
+struct LoaderState {
+  uint64_t seed = 0;
+  uint32_t epoch = 0;
+  uint64_t position = 0;  // the epoch's next sample
+};
+
+class Loader {
+ public:
+  // REQUIRES: split outlives the loader.
+  Loader(const SplitReader* split, int side, LoaderOptions options);
+
+  // Batches per epoch; 0 when drop_last leaves none (an error at Run).
+  uint64_t batches_per_epoch() const;
+  // The order of epoch e: record indices.
+  std::vector<uint32_t> EpochOrder(uint32_t epoch) const;
+  LoaderState StateAt(uint64_t step) const;
+  uint64_t StepOf(const LoaderState& state) const;
+
+  // Produces the batches of steps [first, end) in order, handing each to `sink`; stops at
+  // the first error (of a record, of the sink, or an interrupt).
+  Status Run(uint64_t first, uint64_t end, const std::function<Status(Batch&)>& sink) const;
+
+ private:
+  const SplitReader* split_;
+  int side_;
+  LoaderOptions o_;
+  std::vector<uint64_t> keys_;  // sample key of each record
+};
+
+}  // namespace petprep
