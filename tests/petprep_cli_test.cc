@@ -11,7 +11,8 @@ namespace {
 
 using testing::RunPetprep;
 
-const char* const kCommands[] = {"download", "partition", "verify", "env", "synth", "help"};
+const char* const kCommands[] = {"download", "partition", "verify", "batches",
+                                 "env",      "synth",     "help"};
 
 TEST(PetprepCliTest, HelpListsEveryCommand) {
   auto r = RunPetprep("--help");
@@ -35,7 +36,7 @@ TEST(PetprepCliTest, UnknownCommandSuggests) {
 }
 
 TEST(PetprepCliTest, EachCommandExplainsItself) {
-  for (const char* c : {"download", "partition", "verify", "env", "synth"}) {
+  for (const char* c : {"download", "partition", "verify", "batches", "env", "synth"}) {
     auto a = RunPetprep(std::string(c) + " --help");
     EXPECT_EQ(a.exit_code, 0) << c;
     EXPECT_NE(a.out.find("Example:"), std::string::npos) << c << ": " << a.out;
@@ -94,6 +95,42 @@ TEST(PetprepCliTest, UnwritableOutputIsAClearError) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("plainfile/sub"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("petprep synth: error:"), std::string::npos) << r.err;
+}
+
+TEST(PetprepCliTest, BatchesAreTheSameForAnyThreadsAndResume) {
+  testing::TempDir dir;
+  std::string data = testing::MakePetset(dir.path(), 30, 3, false);
+  auto part = RunPetprep("-q partition --input " + data + "/petset --output " + data +
+                         "/dataset --size 32");
+  ASSERT_EQ(part.exit_code, 0) << part.err;
+  std::string base = "-q batches --data " + data + "/dataset --batch 4 --epochs 2 --seed 5";
+  auto one = RunPetprep(base + " --threads 1");
+  auto two = RunPetprep(base + " --threads 2");
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  EXPECT_EQ(one.out, two.out);
+  EXPECT_NE(one.out.rfind("batches fingerprint: "), std::string::npos);
+  // --start-step 3: exactly the lines with step >= 3.
+  auto resumed = RunPetprep(base + " --start-step 3");
+  ASSERT_EQ(resumed.exit_code, 0);
+  std::string lines = one.out.substr(0, one.out.rfind("batches fingerprint"));
+  size_t third = 0;
+  for (int i = 0; i < 3; ++i) third = lines.find('\n', third) + 1;
+  EXPECT_EQ(resumed.out.substr(0, resumed.out.rfind("batches fingerprint")), lines.substr(third));
+  EXPECT_EQ(resumed.out.substr(0, 2), "0 ");
+  auto cuda = RunPetprep(base + " --device cuda");
+  if (cuda.exit_code != 0) {
+    EXPECT_EQ(cuda.exit_code, 1);
+    EXPECT_NE(cuda.err.find("no CUDA device"), std::string::npos) << cuda.err;
+  } else {
+    EXPECT_EQ(cuda.out, one.out) << "the GPU augments to the same bytes";
+  }
+  ASSERT_TRUE(WriteFileAtomic(dir / "spec.json", R"({"flip_p": 2})").ok());
+  auto bad = RunPetprep(base + " --augment " + (dir / "spec.json"));
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("flip_p"), std::string::npos) << bad.err;
+  auto drop = RunPetprep("-q batches --data " + data + "/dataset --batch 500 --drop-last");
+  EXPECT_NE(drop.exit_code, 0);
+  EXPECT_NE(drop.err.find("no batch would be produced"), std::string::npos) << drop.err;
 }
 
 }  // namespace

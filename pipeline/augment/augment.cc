@@ -1,6 +1,7 @@
 #include "pipeline/augment/augment.h"
 
 #include <cmath>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <vector>
 
@@ -15,11 +16,18 @@ Status Bad(const std::string& source, const std::string& key, const std::string&
                                  got.dump());
 }
 
+std::string Fmt(float v) {
+  if (v >= 1e8f) return "inf";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", static_cast<double>(v));
+  return buf;
+}
+
 Status ReadNumber(const Json& j, const std::string& key, float lo, float hi, bool lo_open,
                   const std::string& source, float* out) {
   const Json& v = j.at(key);
-  std::string allowed = std::string("a number in ") + (lo_open ? "(" : "[") + Json(lo).dump() +
-                        ", " + Json(hi).dump() + "]";
+  std::string allowed =
+      std::string("a number in ") + (lo_open ? "(" : "[") + Fmt(lo) + ", " + Fmt(hi) + "]";
   if (!v.is_number()) return Bad(source, key, allowed, v);
   double d = v.get<double>();
   if (!(d <= hi) || (lo_open ? !(d > lo) : !(d >= lo))) return Bad(source, key, allowed, v);
@@ -31,7 +39,7 @@ Status ReadPair(const Json& j, const std::string& key, float lo, float hi, bool 
                 const std::string& source, float out[2]) {
   const Json& v = j.at(key);
   std::string allowed = std::string("[lo, hi] with lo <= hi, both in ") + (lo_open ? "(" : "[") +
-                        Json(lo).dump() + ", " + Json(hi).dump() + "]";
+                        Fmt(lo) + ", " + Fmt(hi) + (hi >= 1e8f ? ")" : "]");
   if (!v.is_array() || v.size() != 2 || !v[0].is_number() || !v[1].is_number()) {
     return Bad(source, key, allowed, v);
   }

@@ -1,0 +1,190 @@
+#include "pipeline/loader/loader.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "pipeline/core/atomic_file.h"
+#include "pipeline/dataset/partition.h"
+#include "tests/test_util.h"
+
+namespace petprep {
+namespace {
+
+namespace fs = std::filesystem;
+
+class LoaderTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new testing::TempDir();
+    std::string data = testing::MakePetset(dir_->path(), 45, 8, false);
+    PartitionOptions o;
+    o.input = data + "/petset";
+    o.output = dataset_ = data + "/dataset";
+    o.size = 32;
+    o.shard_records = 10;
+    ASSERT_TRUE(Partition(o).ok());
+  }
+  static void TearDownTestSuite() { delete dir_; }
+
+  static LoaderOptions Options(int batch, int threads, bool parallel = true) {
+    LoaderOptions o;
+    o.batch = batch;
+    o.seed = 11;
+    o.threads = threads;
+    o.parallel = parallel;
+    auto spec = AugmentSpec::FromJson(
+        R"({"flip_p": 0.5, "crop_scale": [0.5, 1], "rotate_deg": 20, "brightness": 0.3,
+            "contrast": 0.3, "saturation": 0.3})",
+        "test");
+    o.augment = *spec;
+    return o;
+  }
+
+  // The digest of every batch of steps [first, end), in order.
+  static std::vector<std::string> Digests(const LoaderOptions& o, uint64_t first, uint64_t end,
+                                          std::vector<Batch>* keep = nullptr) {
+    auto reader = DatasetReader::Open(dataset_);
+    EXPECT_TRUE(reader.ok());
+    Loader loader(*(*reader)->Split("train"), 32, o);
+    std::vector<std::string> out;
+    Status s = loader.Run(first, end, [&](Batch& b) {
+      out.push_back(std::to_string(b.step) + " " + ToHex(b.Digest()));
+      if (keep) keep->push_back(b);
+      return Status::Ok();
+    });
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return out;
+  }
+
+  static testing::TempDir* dir_;
+  static std::string dataset_;
+};
+testing::TempDir* LoaderTest::dir_ = nullptr;
+std::string LoaderTest::dataset_;
+
+TEST_F(LoaderTest, SameBatchesForAnyThreadCountAndTheSerialLoader) {
+  auto serial = Digests(Options(8, 1, false), 0, 12);
+  ASSERT_EQ(serial.size(), 12u);
+  for (int threads : {1, 2, 8}) EXPECT_EQ(Digests(Options(8, threads), 0, 12), serial) << threads;
+  EXPECT_EQ(Digests(Options(8, 2), 0, 12), serial) << "a rerun";
+}
+
+TEST_F(LoaderTest, ASampleIsTheSameInAnyBatchSize) {
+  std::map<std::string, std::pair<std::vector<float>, std::vector<uint8_t>>> first;
+  for (int batch : {1, 8, 60}) {
+    std::vector<Batch> batches;
+    auto reader = DatasetReader::Open(dataset_);
+    Loader loader(*(*reader)->Split("train"), 32, Options(batch, 2));
+    Digests(Options(batch, 2), 0, loader.batches_per_epoch(), &batches);
+    size_t seen = 0;
+    for (const Batch& b : batches) {
+      ASSERT_EQ(b.epoch, 0u);
+      for (int i = 0; i < b.size(); ++i) {
+        std::vector<float> img(b.images.begin() + i * 3 * 1024,
+                               b.images.begin() + (i + 1) * 3 * 1024);
+        std::vector<uint8_t> mask(b.masks.begin() + i * 1024, b.masks.begin() + (i + 1) * 1024);
+        auto [it, fresh] = first.emplace(b.pet_ids[i], std::make_pair(img, mask));
+        if (!fresh) {
+          EXPECT_EQ(it->second.first, img) << b.pet_ids[i] << " in a batch of " << batch;
+          EXPECT_EQ(it->second.second, mask) << b.pet_ids[i];
+        }
+        ++seen;
+      }
+    }
+    EXPECT_EQ(seen, (*(*reader)->Split("train"))->size());
+  }
+}
+
+TEST_F(LoaderTest, ResumingAtStepKContinuesTheUninterruptedRun) {
+  auto full = Digests(Options(7, 2), 0, 15);
+  for (uint64_t k : {1u, 4u, 5u, 9u, 14u}) {
+    auto rest = Digests(Options(7, 2), k, 15);
+    EXPECT_EQ(rest, std::vector<std::string>(full.begin() + k, full.end())) << "k = " << k;
+  }
+  auto reader = DatasetReader::Open(dataset_);
+  Loader loader(*(*reader)->Split("train"), 32, Options(7, 2));
+  LoaderState s = loader.StateAt(9);
+  EXPECT_EQ(loader.StepOf(s), 9u);
+  EXPECT_EQ(s.epoch, 9u / loader.batches_per_epoch());
+}
+
+TEST_F(LoaderTest, TheSeedChangesOrderAndPixels) {
+  LoaderOptions a = Options(8, 2), b = Options(8, 2);
+  b.seed = 12;
+  std::vector<Batch> ba, bb;
+  Digests(a, 0, 1, &ba);
+  Digests(b, 0, 1, &bb);
+  EXPECT_NE(ba[0].pet_ids, bb[0].pet_ids);
+  auto reader = DatasetReader::Open(dataset_);
+  Loader la(*(*reader)->Split("train"), 32, a), lb(*(*reader)->Split("train"), 32, b);
+  auto oa = la.EpochOrder(0), ob = lb.EpochOrder(0), oa1 = la.EpochOrder(1);
+  EXPECT_NE(oa, ob);
+  EXPECT_NE(oa, oa1) << "each epoch has its own order";
+  std::set<uint32_t> all(oa.begin(), oa.end());
+  EXPECT_EQ(all.size(), oa.size()) << "a permutation";
+  a.shuffle = false;
+  Loader stored(*(*reader)->Split("train"), 32, a);
+  auto o = stored.EpochOrder(3);
+  for (uint32_t i = 0; i < o.size(); ++i) EXPECT_EQ(o[i], i);
+  // The same pet, another seed: other pixels.
+  LoaderOptions c = Options(100, 2);
+  c.shuffle = false;
+  LoaderOptions d = c;
+  d.seed = 99;
+  std::vector<Batch> bc, bd;
+  Digests(c, 0, 1, &bc);
+  Digests(d, 0, 1, &bd);
+  ASSERT_EQ(bc[0].pet_ids, bd[0].pet_ids);
+  EXPECT_NE(bc[0].images, bd[0].images);
+}
+
+TEST_F(LoaderTest, DropLastAndBadInput) {
+  auto reader = DatasetReader::Open(dataset_);
+  const SplitReader* train = *(*reader)->Split("train");
+  LoaderOptions o = Options(static_cast<int>(train->size()) + 1, 2);
+  o.drop_last = true;
+  Loader loader(train, 32, o);
+  EXPECT_EQ(loader.batches_per_epoch(), 0u);
+  Status s = loader.Run(0, 1, [](Batch&) { return Status::Ok(); });
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("no batch would be produced"), std::string::npos);
+  LoaderOptions keep = Options(8, 2);
+  keep.drop_last = true;
+  Loader dropping(train, 32, keep);
+  EXPECT_EQ(dropping.batches_per_epoch(), train->size() / 8);
+}
+
+TEST_F(LoaderTest, ACorruptRecordIsNamed) {
+  testing::TempDir copy;
+  fs::copy(dataset_, copy / "ds", fs::copy_options::recursive);
+  std::string shard = copy / "ds/train/shard-00001.rec";
+  std::string bytes = *ReadFile(shard);
+  bytes[100] ^= 0x55;
+  ASSERT_TRUE(WriteFileAtomic(shard, bytes).ok());
+  auto reader = DatasetReader::Open(copy / "ds");
+  ASSERT_TRUE(reader.ok());
+  LoaderOptions o = Options(8, 2);
+  o.shuffle = false;
+  Loader loader(*(*reader)->Split("train"), 32, o);
+  Status s = loader.Run(0, 4, [](Batch&) { return Status::Ok(); });
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("shard-00001.rec: record 0"), std::string::npos) << s.message();
+}
+
+// The GPU path gives the CPU's bytes (ggml's test-backend-ops, but bitwise).
+TEST_F(LoaderTest, CudaAugmentationEqualsCpu) {
+  LoaderOptions gpu = Options(8, 2);
+  gpu.cuda = true;
+  auto reader = DatasetReader::Open(dataset_);
+  Loader loader(*(*reader)->Split("train"), 32, gpu);
+  Status s = loader.Run(0, 1, [](Batch&) { return Status::Ok(); });
+  if (s.code() == Status::Code::kUnavailable) GTEST_SKIP() << s.message();
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(Digests(gpu, 0, 6), Digests(Options(8, 2), 0, 6));
+}
+
+}  // namespace
+}  // namespace petprep
