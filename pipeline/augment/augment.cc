@@ -180,17 +180,45 @@ void AugmentSampleCpu(const AugmentParams& p, const uint8_t* image, const uint8_
   const int n = p.dst * p.dst;
   std::vector<uint8_t> rgb(static_cast<size_t>(n) * 3);
   uint64_t gray_sum = 0;
+  // The column terms once per sample, the row terms once per row: the very products the
+  // per-pixel form computes.
+  std::vector<float> cdx(p.dst), sdx(p.dst);
+  for (int u = 0; u < p.dst; ++u) {
+    float dx = ColumnOffset(p, u);
+    cdx[u] = p.cos_t * dx;
+    sdx[u] = p.sin_t * dx;
+  }
+  const bool rotated = p.sin_t != 0.0f;
+  std::vector<AxisSample> columns(p.dst);
+  if (!rotated) {
+    for (int u = 0; u < p.dst; ++u) {
+      columns[u] = SampleAxis((p.crop_x + p.crop_w * 0.5f) + (cdx[u] - 0.0f), p.src_w);
+    }
+  }
   for (int v = 0; v < p.dst; ++v) {
+    float dy = RowOffset(p, v);
+    float sdy = p.sin_t * dy, cdy = p.cos_t * dy;
+    AxisSample row = SampleAxis((p.crop_y + p.crop_h * 0.5f) + (0.0f + cdy), p.src_h);
     for (int u = 0; u < p.dst; ++u) {
       int i = v * p.dst + u;
-      AugmentGeometryPixel(p, image, mask, u, v, &rgb[3 * i], &out_mask[i]);
+      if (rotated) {
+        AugmentGeometryTerms(p, image, mask, cdx[u], sdx[u], sdy, cdy, &rgb[3 * i], &out_mask[i]);
+      } else {
+        SampleAt(p, image, mask, columns[u], row, &rgb[3 * i], &out_mask[i]);
+      }
       gray_sum += static_cast<uint64_t>(GrayOf(rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2]));
     }
   }
   int mean_gray = static_cast<int>(gray_sum / static_cast<uint64_t>(n));
+  // Each channel's normalization as a table built by NormalizeValue itself.
+  float table[3][256];
+  for (int c = 0; c < 3; ++c) {
+    for (int v = 0; v < 256; ++v) table[c][v] = NormalizeValue(p, c, static_cast<uint8_t>(v));
+  }
+  const bool jitter = p.q_contrast != 256 || p.q_saturation != 256;  // else the identity
   for (int i = 0; i < n; ++i) {
-    AugmentColorPixel(p, mean_gray, &rgb[3 * i]);
-    for (int c = 0; c < 3; ++c) out_image[c * n + i] = NormalizeValue(p, c, rgb[3 * i + c]);
+    if (jitter) AugmentColorPixel(p, mean_gray, &rgb[3 * i]);
+    for (int c = 0; c < 3; ++c) out_image[c * n + i] = table[c][rgb[3 * i + c]];
   }
 }
 

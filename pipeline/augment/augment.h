@@ -88,41 +88,70 @@ PETPREP_HD_INLINE int RoundDiv256(int x) { return ((x + 128 + (1 << 24)) >> 8) -
 
 PETPREP_HD_INLINE int GrayOf(int r, int g, int b) { return (77 * r + 150 * g + 29 * b + 128) >> 8; }
 
-// Output pixel (u, v): its RGB after geometry and brightness, and its mask class.
+// The crop-relative offsets of output column u and row v from the crop centre.
+PETPREP_HD_INLINE float ColumnOffset(const AugmentParams& p, int u) {
+  float fu = (static_cast<float>(u) + 0.5f) * p.crop_w / static_cast<float>(p.dst);
+  if (p.flip) fu = p.crop_w - fu;
+  return fu - p.crop_w * 0.5f;
+}
+PETPREP_HD_INLINE float RowOffset(const AugmentParams& p, int v) {
+  float fv = (static_cast<float>(v) + 0.5f) * p.crop_h / static_cast<float>(p.dst);
+  return fv - p.crop_h * 0.5f;
+}
+
+// Where one source coordinate (continuous, pixel centres at i + 0.5) samples along an axis
+// of `size` pixels: the mask's nearest index and the image's two bilinear taps.
+struct AxisSample {
+  int nearest, i0, i1;
+  uint32_t w1;  // weight of i1 in 1/2048
+};
+
+PETPREP_HD_INLINE AxisSample SampleAxis(float coord, int size) {
+  AxisSample a;
+  int m = static_cast<int>(coord >= 0.0f ? coord : 0.0f);
+  a.nearest = m < size - 1 ? m : size - 1;
+  float s = coord - 0.5f, max = static_cast<float>(size - 1);
+  s = s < 0.0f ? 0.0f : (s > max ? max : s);  // edges replicated
+  a.i0 = static_cast<int>(s);
+  a.i1 = a.i0 + 1 < size ? a.i0 + 1 : a.i0;
+  a.w1 = static_cast<uint32_t>((s - static_cast<float>(a.i0)) * 2048.0f + 0.5f);
+  return a;
+}
+
+// The output pixel sampled at (ax, ay): RGB after brightness, and the mask class.
+PETPREP_HD_INLINE void SampleAt(const AugmentParams& p, const uint8_t* src, const uint8_t* src_mask,
+                                const AxisSample& ax, const AxisSample& ay, uint8_t* rgb,
+                                uint8_t* cls) {
+  *cls = src_mask[ay.nearest * p.src_w + ax.nearest];
+  const uint8_t* r0 = src + (ay.i0 * p.src_w) * 3;
+  const uint8_t* r1 = src + (ay.i1 * p.src_w) * 3;
+  for (int c = 0; c < 3; ++c) {
+    // Every partial sum fits in 32 bits: 255 * 2048 * 2048 < 2^31.
+    uint32_t top = r0[ax.i0 * 3 + c] * (2048 - ax.w1) + r0[ax.i1 * 3 + c] * ax.w1;
+    uint32_t bottom = r1[ax.i0 * 3 + c] * (2048 - ax.w1) + r1[ax.i1 * 3 + c] * ax.w1;
+    int val = static_cast<int>((top * (2048 - ay.w1) + bottom * ay.w1 + (1u << 21)) >> 22);
+    rgb[c] = static_cast<uint8_t>(ClampByte((val * p.q_brightness + 128) >> 8));
+  }
+}
+
+// One output pixel from its rotated offsets (cos t * dx, sin t * dx for its column; sin t * dy,
+// cos t * dy for its row). Without rotation (sin t = 0) x depends on the column alone and y on
+// the row alone (adding a zero changes nothing), so a CPU loop may sample each axis once.
+PETPREP_HD_INLINE void AugmentGeometryTerms(const AugmentParams& p, const uint8_t* src,
+                                            const uint8_t* src_mask, float cdx, float sdx,
+                                            float sdy, float cdy, uint8_t* rgb, uint8_t* cls) {
+  float x = (p.crop_x + p.crop_w * 0.5f) + (cdx - sdy);
+  float y = (p.crop_y + p.crop_h * 0.5f) + (sdx + cdy);
+  SampleAt(p, src, src_mask, SampleAxis(x, p.src_w), SampleAxis(y, p.src_h), rgb, cls);
+}
+
+// Output pixel (u, v), its terms computed on the spot (what a GPU thread does).
 PETPREP_HD_INLINE void AugmentGeometryPixel(const AugmentParams& p, const uint8_t* src,
                                             const uint8_t* src_mask, int u, int v, uint8_t* rgb,
                                             uint8_t* cls) {
-  float fu = (static_cast<float>(u) + 0.5f) * p.crop_w / static_cast<float>(p.dst);
-  if (p.flip) fu = p.crop_w - fu;
-  float fv = (static_cast<float>(v) + 0.5f) * p.crop_h / static_cast<float>(p.dst);
-  float dx = fu - p.crop_w * 0.5f, dy = fv - p.crop_h * 0.5f;
-  float cx = p.crop_x + p.crop_w * 0.5f, cy = p.crop_y + p.crop_h * 0.5f;
-  float x = cx + (p.cos_t * dx - p.sin_t * dy);
-  float y = cy + (p.sin_t * dx + p.cos_t * dy);
-  // Mask: nearest, clamped.
-  int mx = static_cast<int>(x >= 0.0f ? x : 0.0f), my = static_cast<int>(y >= 0.0f ? y : 0.0f);
-  mx = mx < p.src_w - 1 ? mx : p.src_w - 1;
-  my = my < p.src_h - 1 ? my : p.src_h - 1;
-  *cls = src_mask[my * p.src_w + mx];
-  // Image: bilinear at the pixel-centre position, edges replicated.
-  float sx = x - 0.5f, sy = y - 0.5f;
-  float max_x = static_cast<float>(p.src_w - 1), max_y = static_cast<float>(p.src_h - 1);
-  sx = sx < 0.0f ? 0.0f : (sx > max_x ? max_x : sx);
-  sy = sy < 0.0f ? 0.0f : (sy > max_y ? max_y : sy);
-  int x0 = static_cast<int>(sx), y0 = static_cast<int>(sy);
-  int x1 = x0 + 1 < p.src_w ? x0 + 1 : x0, y1 = y0 + 1 < p.src_h ? y0 + 1 : y0;
-  int wx = static_cast<int>((sx - static_cast<float>(x0)) * 2048.0f + 0.5f);
-  int wy = static_cast<int>((sy - static_cast<float>(y0)) * 2048.0f + 0.5f);
-  const uint8_t* r0 = src + (y0 * p.src_w) * 3;
-  const uint8_t* r1 = src + (y1 * p.src_w) * 3;
-  for (int c = 0; c < 3; ++c) {
-    int top = r0[x0 * 3 + c] * (2048 - wx) + r0[x1 * 3 + c] * wx;
-    int bottom = r1[x0 * 3 + c] * (2048 - wx) + r1[x1 * 3 + c] * wx;
-    int val = static_cast<int>(
-        (static_cast<int64_t>(top) * (2048 - wy) + static_cast<int64_t>(bottom) * wy + (1 << 21)) >>
-        22);
-    rgb[c] = static_cast<uint8_t>(ClampByte((val * p.q_brightness + 128) >> 8));
-  }
+  float dx = ColumnOffset(p, u), dy = RowOffset(p, v);
+  AugmentGeometryTerms(p, src, src_mask, p.cos_t * dx, p.sin_t * dx, p.sin_t * dy, p.cos_t * dy,
+                       rgb, cls);
 }
 
 // Contrast around the image's mean gray, then saturation around the pixel's gray.

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# B2 (../shared/BENCHMARKS.md): the loader, shards to augmented batches.
+#
+#   bench/b2_loader.sh [--count 2000] [--runs 5]
+#
+# Input: `petprep synth --count N --seed 1` → download --from → partition at 128x128, once
+# with png records (the default) and once with raw records, on /dev/shm. Measured: `petprep
+# batches --batch 8` over the train split for 3 epochs with flip + crop/scale + colour jitter,
+# --threads 1 and 2: samples/s (median, min, max of the runs) and the batches fingerprint,
+# which must be the same for every thread count.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+count=2000
+runs=5
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --count) count=$2; shift 2 ;;
+    --runs) runs=$2; shift 2 ;;
+    *) echo "usage: bench/b2_loader.sh [--count N] [--runs R]" >&2; exit 2 ;;
+  esac
+done
+"$root/scripts/build.sh" --target petprep >/dev/null
+petprep="${PETPREP_BUILD_DIR:-$root/build}/petprep"
+work=$(mktemp -d /dev/shm/petprep-b2.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+echo "command: bench/b2_loader.sh --count $count --runs $runs"
+echo "machine: $(nproc) cores, $("$petprep" env | sed -n 's/^CPU: //p')"
+"$petprep" -q synth --out "$work/synth" --count "$count" --seed 1 >/dev/null
+"$petprep" -q download --from "$work/synth" --checksums "$work/synth/SHA256SUMS" --out "$work/data" >/dev/null
+for codec in png raw; do
+  "$petprep" -q partition --input "$work/data/petset" --output "$work/ds-$codec" --codec "$codec" >/dev/null
+done
+cat > "$work/spec.json" <<'JSON'
+{"flip_p": 0.5, "crop_scale": [0.5, 1.0], "crop_ratio": [0.75, 1.3333], "brightness": 0.2,
+ "contrast": 0.2, "saturation": 0.2}
+JSON
+echo "augmentation: $(tr -d '\n' < "$work/spec.json")"
+stats() { sort -g | awk '{v[NR]=$1} END {printf "%.0f %.0f %.0f\n", v[int((NR+1)/2)], v[1], v[NR]}'; }
+now() { date +%s.%N; }
+echo
+printf '%-8s %8s %10s %10s %10s  %s\n' codec threads "median/s" "min/s" "max/s" "batches fingerprint"
+for codec in png raw; do
+  for threads in 1 2; do
+    : > "$work/rates"
+    for _ in $(seq "$runs"); do
+      t0=$(now)
+      "$petprep" -q batches --data "$work/ds-$codec" --batch 8 --epochs 3 --seed 0 \
+        --augment "$work/spec.json" --threads "$threads" > "$work/out.txt"
+      t1=$(now)
+      samples=$(($(grep -c '^[0-9]' "$work/out.txt") ))
+      n=$(awk 'NF > 3 {s += NF - 3} END {print s}' "$work/out.txt")
+      awk "BEGIN {print $n / ($t1 - $t0)}" >> "$work/rates"
+    done
+    read -r med min max < <(stats < "$work/rates")
+    printf '%-8s %8d %10s %10s %10s  %s\n' "$codec" "$threads" "$med" "$min" "$max" \
+      "$(tail -n 1 "$work/out.txt" | cut -d' ' -f3)"
+  done
+done
+echo
+echo "(samples/s counts whole runs of the command, start-up included: $(awk 'NF > 3 {s += NF - 3} END {print s}' "$work/out.txt") samples each)"
