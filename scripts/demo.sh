@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# petprep's main job on this machine, as far as it goes today (synth, download, partition):
+# petprep's main job on this machine, as far as it goes today (synth, download, partition, batches, preview):
 #   scripts/demo.sh          the synthetic dataset (fully offline)
 #   scripts/demo.sh --real   the real Oxford-IIIT Pet archives (about 810 MB from the network)
 # Outputs go to demo-out/ (or $PETPREP_DEMO_DIR).
@@ -62,6 +62,19 @@ step "again with --jobs 1: the same fingerprint"
 "$petprep" partition --input "$out/data/petset" --output "$out/data/dataset-1job" --jobs 1 \
   --force --quiet | tail -n 1
 "$petprep" verify "$out/data/dataset" --deep --quiet
+
+step "petprep batches: the loader's order and augmentation, the same for 1 and 2 threads"
+cat > "$out/augment.json" <<'JSON'
+{"flip_p": 0.5, "crop_scale": [0.5, 1.0], "rotate_deg": 15, "brightness": 0.2, "contrast": 0.2, "saturation": 0.2}
+JSON
+for threads in 1 2; do
+  printf 'threads %d: ' "$threads"
+  "$petprep" -q batches --data "$out/data/dataset" --batch 8 --epochs 2 --seed 7 \
+    --augment "$out/augment.json" --threads "$threads" | tail -n 1
+done
+"$petprep" -q preview --data "$out/data/dataset" --count 16 --seed 7 --augment "$out/augment.json" \
+  --out "$out/preview.png" >/dev/null
+echo "a grid of 16 augmented samples with their masks: $out/preview.png"
 
 step "petprep synth --defects: every defect kind of the real archives, listed in defects.json"
 "$petprep" synth --out "$out/synth-defects" --count 100 --seed 7 --defects --quiet

@@ -36,7 +36,7 @@ TEST(PetprepCliTest, UnknownCommandSuggests) {
 }
 
 TEST(PetprepCliTest, EachCommandExplainsItself) {
-  for (const char* c : {"download", "partition", "verify", "batches", "env", "synth"}) {
+  for (const char* c : {"download", "partition", "verify", "batches", "preview", "env", "synth"}) {
     auto a = RunPetprep(std::string(c) + " --help");
     EXPECT_EQ(a.exit_code, 0) << c;
     EXPECT_NE(a.out.find("Example:"), std::string::npos) << c << ": " << a.out;

@@ -40,6 +40,7 @@ int RunBatches(CommandContext& ctx);
 int RunDownload(CommandContext& ctx);
 int RunEnv(CommandContext& ctx);
 int RunPartition(CommandContext& ctx);
+int RunPreview(CommandContext& ctx);
 int RunSynth(CommandContext& ctx);
 int RunVerify(CommandContext& ctx);
 

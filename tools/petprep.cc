@@ -22,6 +22,7 @@ const std::vector<Command> kCommands = {
     {"verify", "check a partitioned dataset against its manifest (--deep: every record)",
      RunVerify},
     {"batches", "the loader's batches as hashes: order and augmentation, reproducible", RunBatches},
+    {"preview", "a PNG grid of augmented samples with their masks overlaid", RunPreview},
     {"env", "print versions, build flags, CPU and CUDA devices (the provenance block)", RunEnv},
     {"synth", "write a synthetic dataset in the exact Oxford-IIIT Pet archive layout", RunSynth},
     {"help", "explain a command: petprep help CMD", RunHelp},
