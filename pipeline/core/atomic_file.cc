@@ -109,6 +109,24 @@ Status WriteFileAtomic(const std::string& path, std::string_view data) {
   return (*file)->Commit();
 }
 
+Status WriteFileUnsynced(const std::string& path, std::string_view data) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::IoError(path + ": cannot create: " + Errno());
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      std::string err = Errno();
+      ::close(fd);
+      return Status::IoError(path + ": write failed: " + err);
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (::close(fd) != 0) return Status::IoError(path + ": close failed: " + Errno());
+  return Status::Ok();
+}
+
 Result<std::string> ReadFile(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {

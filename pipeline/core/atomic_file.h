@@ -51,6 +51,10 @@ class AtomicFile {
 // Writes `data` to `path` atomically.
 Status WriteFileAtomic(const std::string& path, std::string_view data);
 
+// Writes `data` to `path` directly, without a temp name or fsync: for files inside a folder
+// that is itself synced (syncfs) and renamed into place whole.
+Status WriteFileUnsynced(const std::string& path, std::string_view data);
+
 // Reads a whole file.
 Result<std::string> ReadFile(const std::string& path);
 

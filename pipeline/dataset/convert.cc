@@ -182,24 +182,6 @@ struct PetResult {
   std::vector<Defect> defects;
 };
 
-Status WritePlain(const std::string& path, const std::string& data) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::IoError(path + ": cannot create: " + std::strerror(errno));
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      std::string err = std::strerror(errno);
-      ::close(fd);
-      return Status::IoError(path + ": write failed: " + err);
-    }
-    off += static_cast<size_t>(n);
-  }
-  if (::close(fd) != 0) return Status::IoError(path + ": close failed: " + std::strerror(errno));
-  return Status::Ok();
-}
-
 class Converter {
  public:
   Converter(const ConvertOptions& o, const Annotations& a, std::string partial)
@@ -289,14 +271,14 @@ class Converter {
     std::string image_name = src.clean_jpeg ? "image.jpg" : "image.tiff";
     Status s;
     if (src.clean_jpeg) {
-      s = WritePlain(dir + "/image.jpg", in.bytes);
+      s = WriteFileUnsynced(dir + "/image.jpg", in.bytes);
     } else {
       auto tiff = EncodeTiff(src.rgb);
-      s = tiff.ok() ? WritePlain(dir + "/image.tiff", *tiff) : tiff.status();
+      s = tiff.ok() ? WriteFileUnsynced(dir + "/image.tiff", *tiff) : tiff.status();
     }
     if (s.ok()) {
       auto tiff = EncodeTiff(mask.classes);
-      s = tiff.ok() ? WritePlain(dir + "/mask.tiff", *tiff) : tiff.status();
+      s = tiff.ok() ? WriteFileUnsynced(dir + "/mask.tiff", *tiff) : tiff.status();
     }
     if (s.ok()) {
       nlohmann::ordered_json m;
@@ -319,7 +301,7 @@ class Converter {
         m["defects"].push_back(
             {{"kind", d.kind}, {"file", d.file}, {"action", d.action}, {"detail", d.detail}});
       }
-      s = WritePlain(dir + "/metadata.json", m.dump(2) + "\n");
+      s = WriteFileUnsynced(dir + "/metadata.json", m.dump(2) + "\n");
     }
     r.status = s;
     r.written = s.ok();
@@ -570,7 +552,7 @@ Result<ConvertSummary> ConvertArchives(const ConvertOptions& o) {
          {"action", d.action},
          {"detail", d.detail}});
   }
-  PETPREP_RETURN_IF_ERROR(WritePlain(partial + "/" + kReportName, report.dump(2) + "\n"));
+  PETPREP_RETURN_IF_ERROR(WriteFileUnsynced(partial + "/" + kReportName, report.dump(2) + "\n"));
   PETPREP_RETURN_IF_ERROR(SyncTree(partial));
 
   // Swap the new petset into place: atomic exchange with an earlier one, or a rename.

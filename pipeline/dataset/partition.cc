@@ -3,8 +3,6 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
-#include <tbb/parallel_pipeline.h>
-#include <tbb/task_arena.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,7 +15,7 @@
 
 #include "pipeline/core/atomic_file.h"
 #include "pipeline/core/hash.h"
-#include "pipeline/core/interrupt.h"
+#include "pipeline/core/ordered_parallel.h"
 #include "pipeline/core/progress.h"
 #include "pipeline/core/provenance.h"
 #include "pipeline/dataset/codec.h"
@@ -256,22 +254,6 @@ Built BuildRecord(const Pet& pet, const PartitionOptions& o, const Codec& codec)
   return b;
 }
 
-Status WriteBytes(const std::string& path, const std::string& data) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::IoError(path + ": cannot create: " + std::strerror(errno));
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      ::close(fd);
-      return Status::IoError(path + ": write failed: " + std::strerror(errno));
-    }
-    off += static_cast<size_t>(n);
-  }
-  return ::close(fd) == 0 ? Status::Ok() : Status::IoError(path + ": close failed");
-}
-
 Result<std::vector<Pet>> ListPets(const std::string& input, const SplitMap& map) {
   std::error_code ec;
   if (!fs::is_directory(input, ec)) {
@@ -371,8 +353,8 @@ Result<PartitionSummary> Partition(const PartitionOptions& o) {
     std::snprintf(name, sizeof name, "shard-%05d", shard_number++);
     std::string rel = shard_split + "/" + name;
     std::string index = shard.IndexBytes();
-    PETPREP_RETURN_IF_ERROR(WriteBytes(temp + "/" + rel + ".rec", shard.bytes()));
-    PETPREP_RETURN_IF_ERROR(WriteBytes(temp + "/" + rel + ".idx", index));
+    PETPREP_RETURN_IF_ERROR(WriteFileUnsynced(temp + "/" + rel + ".rec", shard.bytes()));
+    PETPREP_RETURN_IF_ERROR(WriteFileUnsynced(temp + "/" + rel + ".idx", index));
     auto& entry = splits_json[shard_split];
     entry["records"] = entry["records"].get<int>() + static_cast<int>(shard.count());
     entry["shards"].push_back({{"file", rel + ".rec"},
@@ -387,61 +369,31 @@ Result<PartitionSummary> Partition(const PartitionOptions& o) {
 
   const std::vector<Pet>& list = *pets;
   Progress progress("partition", list.size(), Progress::Unit::kItems, "pets");
-  Status status;
-  std::atomic<bool> failed{false};
-  size_t next = 0;
-  int jobs = o.jobs > 0 ? o.jobs : tbb::this_task_arena::max_concurrency();
-  tbb::task_arena arena(jobs);
-  arena.execute([&] {
-    tbb::parallel_pipeline(
-        static_cast<size_t>(2 * jobs + 2),
-        tbb::make_filter<void, size_t>(tbb::filter_mode::serial_in_order,
-                                       [&](tbb::flow_control& fc) -> size_t {
-                                         if (next >= list.size() || failed.load() ||
-                                             InterruptRequested()) {
-                                           fc.stop();
-                                           return 0;
-                                         }
-                                         return next++;
-                                       }) &
-            tbb::make_filter<size_t, std::pair<size_t, std::shared_ptr<Built>>>(
-                tbb::filter_mode::parallel,
-                [&](size_t i) {
-                  return std::make_pair(i,
-                                        std::make_shared<Built>(BuildRecord(list[i], o, *codec)));
-                }) &
-            tbb::make_filter<std::pair<size_t, std::shared_ptr<Built>>, void>(
-                tbb::filter_mode::serial_in_order,
-                [&](const std::pair<size_t, std::shared_ptr<Built>>& item) {
-                  if (!status.ok()) return;
-                  const Pet& pet = list[item.first];
-                  Built& b = *item.second;
-                  status = b.status;
-                  if (status.ok() && (pet.split != shard_split ||
-                                      static_cast<int>(shard.count()) >= o.shard_records)) {
-                    status = flush();
-                    if (pet.split != shard_split) shard_number = 0;
-                    shard_split = pet.split;
-                  }
-                  if (status.ok()) {
-                    shard.Add(b.record);
-                    csv += pet.id + "," + std::to_string(pet.fold) + "," + pet.split + "\n";
-                    ++per_class[pet.split][b.class_id];
-                    ++summary.records;
-                    if (o.fail_after_records > 0 && summary.records >= o.fail_after_records) {
-                      status = Status::IoError("stopped by the test hook after " +
-                                               std::to_string(summary.records) + " records");
-                    }
-                  }
-                  if (!status.ok()) failed.store(true);
-                  progress.Add(1);
-                }));
-  });
-  PETPREP_RETURN_IF_ERROR(status);
-  PETPREP_RETURN_IF_ERROR(CheckInterrupt());
+  Status built = OrderedParallel(
+      list.size(), o.jobs, [&](size_t i) { return BuildRecord(list[i], o, *codec); },
+      [&](size_t i, Built& b) -> Status {
+        const Pet& pet = list[i];
+        progress.Add(1);
+        PETPREP_RETURN_IF_ERROR(b.status);
+        if (pet.split != shard_split || static_cast<int>(shard.count()) >= o.shard_records) {
+          PETPREP_RETURN_IF_ERROR(flush());
+          if (pet.split != shard_split) shard_number = 0;
+          shard_split = pet.split;
+        }
+        shard.Add(b.record);
+        csv += pet.id + "," + std::to_string(pet.fold) + "," + pet.split + "\n";
+        ++per_class[pet.split][b.class_id];
+        ++summary.records;
+        if (o.fail_after_records > 0 && summary.records >= o.fail_after_records) {
+          return Status::IoError("stopped by the test hook after " +
+                                 std::to_string(summary.records) + " records");
+        }
+        return Status::Ok();
+      });
+  PETPREP_RETURN_IF_ERROR(built);
   PETPREP_RETURN_IF_ERROR(flush());
   progress.Finish();
-  PETPREP_RETURN_IF_ERROR(WriteBytes(temp + "/splits.csv", csv));
+  PETPREP_RETURN_IF_ERROR(WriteFileUnsynced(temp + "/splits.csv", csv));
 
   nlohmann::ordered_json m;
   m["format"] = kFormat;
@@ -468,7 +420,7 @@ Result<PartitionSummary> Partition(const PartitionOptions& o) {
   m["tools"] = ToolVersionsJson(CollectProvenance());
   summary.fingerprint = DatasetFingerprint(nlohmann::json::parse(m.dump()));
   m["fingerprint"] = summary.fingerprint;
-  PETPREP_RETURN_IF_ERROR(WriteBytes(temp + "/manifest.json", m.dump(2) + "\n"));
+  PETPREP_RETURN_IF_ERROR(WriteFileUnsynced(temp + "/manifest.json", m.dump(2) + "\n"));
 
   int fd = ::open(temp.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd >= 0) {

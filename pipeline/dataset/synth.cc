@@ -1,8 +1,6 @@
 #include "pipeline/dataset/synth.h"
 
 #include <sys/stat.h>
-#include <tbb/parallel_pipeline.h>
-#include <tbb/task_arena.h>
 
 #include <algorithm>
 #include <atomic>
@@ -15,6 +13,7 @@
 
 #include "pipeline/core/atomic_file.h"
 #include "pipeline/core/interrupt.h"
+#include "pipeline/core/ordered_parallel.h"
 #include "pipeline/dataset/codec.h"
 #include "pipeline/dataset/resize.h"
 #include "pipeline/dataset/synth_render.h"
@@ -384,56 +383,30 @@ Result<SynthSummary> WriteSynthDataset(const SynthOptions& options) {
   };
 
   Progress progress("synth", plans.size(), Progress::Unit::kItems, "pets");
-  size_t next = 0;
-  std::atomic<bool> failed{false};  // read by the first stage while the last one writes `s`
-  int jobs = options.jobs > 0 ? options.jobs : tbb::this_task_arena::max_concurrency();
-  tbb::task_arena arena(jobs);
-  arena.execute([&] {
-    tbb::parallel_pipeline(
-        static_cast<size_t>(2 * jobs + 2),
-        tbb::make_filter<void, size_t>(tbb::filter_mode::serial_in_order,
-                                       [&](tbb::flow_control& fc) -> size_t {
-                                         if (next >= plans.size() || failed.load() ||
-                                             InterruptRequested()) {
-                                           fc.stop();
-                                           return 0;
-                                         }
-                                         return next++;
-                                       }) &
-            tbb::make_filter<size_t, std::pair<size_t, std::shared_ptr<Rendered>>>(
-                tbb::filter_mode::parallel,
-                [&](size_t i) {
-                  return std::make_pair(
-                      i, std::make_shared<Rendered>(RenderPlan(options.seed, plans[i])));
-                }) &
-            tbb::make_filter<std::pair<size_t, std::shared_ptr<Rendered>>, void>(
-                tbb::filter_mode::serial_in_order,
-                [&](const std::pair<size_t, std::shared_ptr<Rendered>>& item) {
-                  if (!s.ok()) return;
-                  const PetPlan& plan = plans[item.first];
-                  Rendered& r = *item.second;
-                  s = r.status;
-                  if (s.ok() && !r.image.empty()) {
-                    std::string name = "images/" + plan.id + ".jpg";
-                    s = flush_extra_images(&name);
-                    if (s.ok()) s = img_tar.AddFile(name, r.image);
-                    ++summary.images;
-                    if (r.clean_jpeg) {
-                      jpeg_bytes += r.image.size();
-                      ++jpegs;
-                    }
-                  }
-                  if (s.ok() && !r.trimap.empty()) {
-                    s = ann_tar.AddFile("annotations/trimaps/" + plan.id + ".png", r.trimap);
-                    ++summary.trimaps;
-                  }
-                  if (!r.xml.empty()) xmls.emplace_back(plan.id, std::move(r.xml));
-                  if (!s.ok()) failed.store(true);
-                  progress.Add(1);
-                }));
-  });
+  s = OrderedParallel(
+      plans.size(), options.jobs, [&](size_t i) { return RenderPlan(options.seed, plans[i]); },
+      [&](size_t i, Rendered& r) -> Status {
+        const PetPlan& plan = plans[i];
+        Status st = r.status;
+        if (st.ok() && !r.image.empty()) {
+          std::string name = "images/" + plan.id + ".jpg";
+          st = flush_extra_images(&name);
+          if (st.ok()) st = img_tar.AddFile(name, r.image);
+          ++summary.images;
+          if (r.clean_jpeg) {
+            jpeg_bytes += r.image.size();
+            ++jpegs;
+          }
+        }
+        if (st.ok() && !r.trimap.empty()) {
+          st = ann_tar.AddFile("annotations/trimaps/" + plan.id + ".png", r.trimap);
+          ++summary.trimaps;
+        }
+        if (!r.xml.empty()) xmls.emplace_back(plan.id, std::move(r.xml));
+        progress.Add(1);
+        return st;
+      });
   PETPREP_RETURN_IF_ERROR(s);
-  PETPREP_RETURN_IF_ERROR(CheckInterrupt());
   PETPREP_RETURN_IF_ERROR(flush_extra_images(nullptr));
   PETPREP_RETURN_IF_ERROR(ann_tar.AddDirectory("annotations/xmls/"));
   for (const auto& [id, xml] : xmls) {
