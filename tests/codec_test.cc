@@ -127,3 +127,25 @@ TEST(CodecTest, GifHoldsTheCubeColours) {
 
 }  // namespace
 }  // namespace petprep
+
+namespace petprep {
+namespace {
+
+TEST(CodecTest, PngRoundTripsThroughLibpng) {
+  for (int c : {1, 3, 4}) {
+    Image img(23, 9, c);
+    for (size_t i = 0; i < img.data.size(); ++i) img.data[i] = static_cast<uint8_t>(i * 37 + c);
+    auto png = EncodePng(img);
+    ASSERT_TRUE(png.ok());
+    auto back = DecodePng(*png);
+    ASSERT_TRUE(back.ok()) << back.status().ToString();
+    EXPECT_EQ(back->channels, c);
+    EXPECT_EQ(back->data, img.data);
+  }
+  EXPECT_FALSE(DecodePng("not a png").ok());
+  auto png = EncodePng(Image(40, 40, 3, 7));
+  EXPECT_FALSE(DecodePng(png->substr(0, png->size() / 2)).ok()) << "a truncated PNG is an error";
+}
+
+}  // namespace
+}  // namespace petprep

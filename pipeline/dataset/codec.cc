@@ -91,6 +91,97 @@ void PngWarning(png_structp, png_const_charp) {}
 
 }  // namespace
 
+namespace {
+
+struct PngSource {
+  const std::string* data;
+  size_t pos = 0;
+};
+
+void PngRead(png_structp png, png_bytep out, png_size_t size) {
+  auto* src = static_cast<PngSource*>(png_get_io_ptr(png));
+  if (src->data->size() - src->pos < size) png_error(png, "truncated PNG");
+  std::memcpy(out, src->data->data() + src->pos, size);
+  src->pos += size;
+}
+
+}  // namespace
+
+// libpng reports errors by longjmp: the frame holding setjmp keeps no C++ object that changes
+// after it; results go through pointers to the caller's frame.
+bool ReadPngInto(const std::string& bytes, Image* img, std::string* error) {
+  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, error, PngError, PngWarning);
+  png_infop info = png ? png_create_info_struct(png) : nullptr;
+  if (!png || !info) {
+    png_destroy_read_struct(&png, &info, nullptr);
+    *error = "cannot create a PNG decoder";
+    return false;
+  }
+  PngSource src{&bytes};
+  if (setjmp(png_jmpbuf(png))) {
+    png_destroy_read_struct(&png, &info, nullptr);
+    return false;
+  }
+  png_set_read_fn(png, &src, PngRead);
+  png_read_info(png, info);
+  png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
+  int depth = png_get_bit_depth(png, info), color = png_get_color_type(png, info);
+  int channels = color == PNG_COLOR_TYPE_GRAY        ? 1
+                 : color == PNG_COLOR_TYPE_RGB       ? 3
+                 : color == PNG_COLOR_TYPE_RGB_ALPHA ? 4
+                                                     : 0;
+  if (depth != 8 || channels == 0 || png_get_interlace_type(png, info) != PNG_INTERLACE_NONE ||
+      w == 0 || h == 0 || w > 65535 || h > 65535) {
+    png_destroy_read_struct(&png, &info, nullptr);
+    *error = "unsupported PNG layout (8-bit gray, RGB or RGBA expected)";
+    return false;
+  }
+  *img = Image(static_cast<int>(w), static_cast<int>(h), channels);
+  for (png_uint_32 y = 0; y < h; ++y) png_read_row(png, img->row(static_cast<int>(y)), nullptr);
+  png_read_end(png, nullptr);
+  png_destroy_read_struct(&png, &info, nullptr);
+  return true;
+}
+
+Result<Image> DecodePng(const std::string& bytes) {
+  if (bytes.size() < 8 || png_sig_cmp(reinterpret_cast<png_const_bytep>(bytes.data()), 0, 8) != 0) {
+    return Status::Corruption("not a PNG");
+  }
+  Image img;
+  std::string error;
+  if (!ReadPngInto(bytes, &img, &error)) return Status::Corruption("PNG decoding failed: " + error);
+  return img;
+}
+
+bool WritePngInto(const Image& image, int color, std::string* out, std::string* error) {
+  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, error, PngError, PngWarning);
+  png_infop info = png ? png_create_info_struct(png) : nullptr;
+  if (!png || !info) {
+    png_destroy_write_struct(&png, &info);
+    *error = "cannot create a PNG encoder";
+    return false;
+  }
+  if (setjmp(png_jmpbuf(png))) {
+    png_destroy_write_struct(&png, &info);
+    return false;
+  }
+  png_set_write_fn(png, out, PngWrite, PngFlush);
+  png_set_IHDR(png, info, static_cast<png_uint_32>(image.width),
+               static_cast<png_uint_32>(image.height), 8, color, PNG_INTERLACE_NONE,
+               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  // One fixed filter and fast deflate: trying every filter on every row costs more than the
+  // few percent of size it saves.
+  png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_PAETH);
+  png_set_compression_level(png, 1);
+  png_write_info(png, info);
+  for (int y = 0; y < image.height; ++y) {
+    png_write_row(png, const_cast<png_bytep>(image.row(y)));
+  }
+  png_write_end(png, nullptr);
+  png_destroy_write_struct(&png, &info);
+  return true;
+}
+
 Result<std::string> EncodePng(const Image& image) {
   int color;
   switch (image.channels) {
@@ -107,30 +198,8 @@ Result<std::string> EncodePng(const Image& image) {
       return Status::InvalidArgument("PNG encoding needs 1, 3 or 4 channels");
   }
   std::string out, error;
-  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &error, PngError, PngWarning);
-  png_infop info = png ? png_create_info_struct(png) : nullptr;
-  if (!png || !info) {
-    png_destroy_write_struct(&png, &info);
-    return Status::Internal("cannot create a PNG encoder");
-  }
-  if (setjmp(png_jmpbuf(png))) {
-    png_destroy_write_struct(&png, &info);
+  if (!WritePngInto(image, color, &out, &error))
     return Status::Internal("PNG encoding failed: " + error);
-  }
-  png_set_write_fn(png, &out, PngWrite, PngFlush);
-  png_set_IHDR(png, info, static_cast<png_uint_32>(image.width),
-               static_cast<png_uint_32>(image.height), 8, color, PNG_INTERLACE_NONE,
-               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-  // One fixed filter and fast deflate: trying every filter on every row costs more than the
-  // few percent of size it saves.
-  png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_PAETH);
-  png_set_compression_level(png, 1);
-  png_write_info(png, info);
-  for (int y = 0; y < image.height; ++y) {
-    png_write_row(png, const_cast<png_bytep>(image.row(y)));
-  }
-  png_write_end(png, nullptr);
-  png_destroy_write_struct(&png, &info);
   return out;
 }
 

@@ -23,6 +23,9 @@ Result<std::string> EncodeJpeg(const Image& image, int quality, JpegColor color 
 // data, extraneous bytes) is an error here: callers get only images that decode cleanly.
 Result<Image> DecodeJpeg(const std::string& bytes);
 
+// Decodes an 8-bit gray, RGB or RGBA PNG (no palette or 16-bit conversion) as it is stored.
+Result<Image> DecodePng(const std::string& bytes);
+
 // Encodes 1 (gray), 3 (RGB) or 4 (RGBA) channels as an 8-bit PNG (Paeth filter, deflate
 // level 1).
 Result<std::string> EncodePng(const Image& image);

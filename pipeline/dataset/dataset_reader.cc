@@ -1,10 +1,10 @@
 #include "pipeline/dataset/dataset_reader.h"
 
 #include <algorithm>
-#include <opencv2/imgcodecs.hpp>
 #include <sstream>
 
 #include "pipeline/core/atomic_file.h"
+#include "pipeline/dataset/codec.h"
 
 namespace petprep {
 
@@ -110,26 +110,18 @@ Result<Image> DecodeRecordImage(const schema::EncodedImage& e) {
     std::copy(e.data().begin(), e.data().end(), img.data.begin());
     return img;
   }
-  if (e.codec() != "png" && e.codec() != "jpeg") {
-    return Status::Corruption("unknown codec '" + e.codec() + "' in record");
+  Result<Image> decoded = e.codec() == "png" ? DecodePng(e.data())
+                          : e.codec() == "jpeg"
+                              ? DecodeJpeg(e.data())
+                              : Status::Corruption("unknown codec '" + e.codec() + "' in record");
+  if (!decoded.ok()) return decoded.status();
+  if (decoded->width != w || decoded->height != h) {
+    return Status::Corruption("record image decodes to another size than recorded");
   }
-  std::vector<uchar> buf(e.data().begin(), e.data().end());
-  cv::Mat m = cv::imdecode(buf, c == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
-  if (m.empty() || m.cols != w || m.rows != h)
-    return Status::Corruption("record image does not decode");
-  for (int y = 0; y < h; ++y) {
-    const uint8_t* src = m.ptr<uint8_t>(y);
-    uint8_t* dst = img.row(y);
-    for (int x = 0; x < w; ++x) {
-      if (c == 1) {
-        dst[x] = src[x];
-      } else {  // BGR -> RGB
-        dst[3 * x] = src[3 * x + 2];
-        dst[3 * x + 1] = src[3 * x + 1];
-        dst[3 * x + 2] = src[3 * x];
-      }
-    }
-  }
+  if (decoded->channels == c) return decoded;
+  if (!(c == 1 && decoded->channels == 3))
+    return Status::Corruption("record image has the wrong channels");
+  for (size_t i = 0; i < img.data.size(); ++i) img.data[i] = decoded->data[3 * i];  // gray JPEG
   return img;
 }
 

@@ -14,14 +14,28 @@
 
 namespace petprep {
 
-Sha256Digest Batch::Digest() const {
+Sha256Digest SampleDigest(const float* image, size_t image_floats, const uint8_t* mask,
+                          size_t mask_bytes, const std::string& pet_id) {
   Sha256 h;
-  h.Update(images.data(), images.size() * sizeof(float));
-  h.Update(masks.data(), masks.size());
-  for (const std::string& id : pet_ids) {
-    h.Update(id);
-    h.Update("\n", 1);
+  h.Update(image, image_floats * sizeof(float));
+  h.Update(mask, mask_bytes);
+  h.Update(pet_id);
+  return h.Finish();
+}
+
+Sha256Digest Batch::Digest() const {
+  const size_t n = static_cast<size_t>(size());
+  std::vector<Sha256Digest> digests = sample_digests;
+  if (digests.size() != n) {
+    const size_t px = static_cast<size_t>(side) * side;
+    digests.clear();
+    for (size_t i = 0; i < n; ++i) {
+      digests.push_back(SampleDigest(images.data() + i * 3 * px, 3 * px, masks.data() + i * px, px,
+                                     pet_ids[i]));
+    }
   }
+  Sha256 h;
+  for (const Sha256Digest& d : digests) h.Update(d.data(), d.size());
   return h.Finish();
 }
 
@@ -84,6 +98,7 @@ struct Sample {
   std::vector<uint8_t> mask;  // CPU: augmented
   std::vector<uint8_t> raw;   // CUDA: decoded HWC image, augmented later on the device
   std::vector<uint8_t> raw_mask;
+  Sha256Digest digest{};
 };
 
 }  // namespace
@@ -129,6 +144,8 @@ Status Loader::Run(uint64_t first, uint64_t end, const std::function<Status(Batc
     s->image.resize(3 * pixels);
     s->mask.resize(pixels);
     AugmentSampleCpu(p, img->data.data(), mask->data.data(), s->image.data(), s->mask.data());
+    s->digest = SampleDigest(s->image.data(), s->image.size(), s->mask.data(), s->mask.size(),
+                             s->pet_id);
     return s;
   };
 
@@ -155,6 +172,7 @@ Status Loader::Run(uint64_t first, uint64_t end, const std::function<Status(Batc
     } else {
       batch.images.insert(batch.images.end(), s.image.begin(), s.image.end());
       batch.masks.insert(batch.masks.end(), s.mask.begin(), s.mask.end());
+      batch.sample_digests.push_back(s.digest);
     }
     if (w.slot + 1 < w.count) return Status::Ok();
     if (o_.cuda) {

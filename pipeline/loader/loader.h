@@ -44,12 +44,18 @@ struct Batch {
   std::vector<uint8_t> masks;  // size x side x side, class ids 0 pet, 1 background, 2 border
   std::vector<std::string> pet_ids;
   std::vector<uint64_t> keys;  // sample keys
+  // Per sample: SHA-256 of its image floats' bytes (little-endian), its mask bytes and its
+  // pet id. Filled by the loader's parallel stage.
+  std::vector<Sha256Digest> sample_digests;
 
   int size() const { return static_cast<int>(pet_ids.size()); }
-  // SHA-256 over the image floats' bytes (little-endian), the mask bytes and the pet ids
-  // (each followed by '\n').
+  // SHA-256 of the concatenated sample digests (computed here when they are missing).
   Sha256Digest Digest() const;
 };
+
+// The digest of one sample, as Batch::sample_digests holds it.
+Sha256Digest SampleDigest(const float* image, size_t image_floats, const uint8_t* mask,
+                          size_t mask_bytes, const std::string& pet_id);
 
 struct LoaderState {
   uint64_t seed = 0;
