@@ -174,6 +174,28 @@ TEST_F(LoaderTest, ACorruptRecordIsNamed) {
   EXPECT_NE(s.message().find("shard-00001.rec: record 0"), std::string::npos) << s.message();
 }
 
+TEST(LoaderEmptySplitTest, AnEmptySplitIsAClearError) {
+  testing::TempDir dir;
+  std::string data = testing::MakePetset(dir.path(), 1, 1, false);  // Abyssinian_1: fold 8
+  PartitionOptions p;
+  p.input = data + "/petset";
+  p.output = data + "/dataset";
+  p.size = 16;
+  ASSERT_TRUE(Partition(p).ok());
+  auto reader = DatasetReader::Open(p.output);
+  ASSERT_TRUE(reader.ok());
+  const SplitReader* train = *(*reader)->Split("train");
+  ASSERT_EQ(train->size(), 0u);
+  LoaderOptions o;
+  Loader loader(train, 16, o);
+  Status s = loader.Run(0, 1, [](Batch&) { return Status::Ok(); });
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("split train is empty"), std::string::npos) << s.message();
+  auto cli = testing::RunPetprep("-q batches --data " + p.output);
+  EXPECT_EQ(cli.exit_code, 2);
+  EXPECT_NE(cli.err.find("empty"), std::string::npos) << cli.err;
+}
+
 // The GPU path gives the CPU's bytes (ggml's test-backend-ops, but bitwise).
 TEST_F(LoaderTest, CudaAugmentationEqualsCpu) {
   LoaderOptions gpu = Options(8, 2);
