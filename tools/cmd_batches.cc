@@ -49,9 +49,7 @@ int RunBatches(CommandContext& ctx) {
   if (no_augment) {
     o.augment = AugmentSpec::None();
   } else if (!augment_path.empty()) {
-    auto text = ReadFile(augment_path);
-    if (!text.ok()) return ReportError(ctx, text.status());
-    auto spec = AugmentSpec::FromJson(*text, augment_path);
+    auto spec = AugmentSpec::FromFile(augment_path);
     if (!spec.ok()) return ReportError(ctx, spec.status());
     o.augment = *spec;
   }

@@ -30,9 +30,7 @@ int RunPreview(CommandContext& ctx) {
   int rc;
   if (!ParseArgs(app, ctx, &rc)) return rc;
   if (!augment_path.empty()) {
-    auto text = ReadFile(augment_path);
-    if (!text.ok()) return ReportError(ctx, text.status());
-    auto spec = AugmentSpec::FromJson(*text, augment_path);
+    auto spec = AugmentSpec::FromFile(augment_path);
     if (!spec.ok()) return ReportError(ctx, spec.status());
     o.loader.augment = *spec;
   }

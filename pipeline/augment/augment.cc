@@ -2,7 +2,9 @@
 
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <vector>
 
 namespace petprep {
@@ -55,6 +57,14 @@ Status ReadPair(const Json& j, const std::string& key, float lo, float hi, bool 
 int Q8(float j) { return static_cast<int>(std::lround((1.0 + j) * 256.0)); }
 
 }  // namespace
+
+Result<AugmentSpec> AugmentSpec::FromFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound(path + ": cannot read the augmentation spec");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return FromJson(text.str(), path);
+}
 
 AugmentSpec AugmentSpec::None() {
   AugmentSpec s;

@@ -45,6 +45,7 @@ struct AugmentSpec {
   // The spec from JSON text; an unknown key or a value out of range is an error naming the
   // key and the allowed range. `source` names where the text came from.
   static Result<AugmentSpec> FromJson(const std::string& text, const std::string& source);
+  static Result<AugmentSpec> FromFile(const std::string& path);
   // No augmentation: no flip, no crop, no jitter; reference normalization.
   static AugmentSpec None();
   std::string ToJson() const;  // canonical, for provenance

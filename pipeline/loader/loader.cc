@@ -30,8 +30,8 @@ Sha256Digest Batch::Digest() const {
     const size_t px = static_cast<size_t>(side) * side;
     digests.clear();
     for (size_t i = 0; i < n; ++i) {
-      digests.push_back(SampleDigest(images.data() + i * 3 * px, 3 * px, masks.data() + i * px, px,
-                                     pet_ids[i]));
+      digests.push_back(
+          SampleDigest(images.data() + i * 3 * px, 3 * px, masks.data() + i * px, px, pet_ids[i]));
     }
   }
   Sha256 h;
@@ -144,8 +144,8 @@ Status Loader::Run(uint64_t first, uint64_t end, const std::function<Status(Batc
     s->image.resize(3 * pixels);
     s->mask.resize(pixels);
     AugmentSampleCpu(p, img->data.data(), mask->data.data(), s->image.data(), s->mask.data());
-    s->digest = SampleDigest(s->image.data(), s->image.size(), s->mask.data(), s->mask.size(),
-                             s->pet_id);
+    s->digest =
+        SampleDigest(s->image.data(), s->image.size(), s->mask.data(), s->mask.size(), s->pet_id);
     return s;
   };
 
