@@ -2,8 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "pipeline/core/atomic_file.h"
-#include "pipeline/dataset/partition.h"
 #include "tests/test_util.h"
 
 namespace petprep {
@@ -11,18 +12,11 @@ namespace {
 
 TEST(DatasetReaderTest, ReadsAcrossShardsInOrder) {
   testing::TempDir dir;
-  std::string data = testing::MakePetset(dir.path(), 40, 6, false);
-  PartitionOptions o;
-  o.input = data + "/petset";
-  o.output = data + "/dataset";
-  o.size = 32;
-  o.shard_records = 3;
-  o.codec = "raw";
-  auto p = Partition(o);
-  ASSERT_TRUE(p.ok());
-  auto reader = DatasetReader::Open(o.output);
+  std::string dataset = testing::MakeDataset(dir.path(), 40, 6, 32, 3, "raw");
+  auto manifest = nlohmann::json::parse(*ReadFile(dataset + "/manifest.json"));
+  auto reader = DatasetReader::Open(dataset);
   ASSERT_TRUE(reader.ok()) << reader.status().ToString();
-  EXPECT_EQ((*reader)->fingerprint(), p->fingerprint);
+  EXPECT_EQ((*reader)->fingerprint(), manifest["fingerprint"]);
   EXPECT_EQ((*reader)->image_size(), 32);
   EXPECT_EQ((*reader)->splits(),
             (std::vector<std::string>{"train", "validation", "calibration", "test"}));

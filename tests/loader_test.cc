@@ -7,7 +7,6 @@
 #include <set>
 
 #include "pipeline/core/atomic_file.h"
-#include "pipeline/dataset/partition.h"
 #include "tests/test_util.h"
 
 namespace petprep {
@@ -19,13 +18,7 @@ class LoaderTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new testing::TempDir();
-    std::string data = testing::MakePetset(dir_->path(), 45, 8, false);
-    PartitionOptions o;
-    o.input = data + "/petset";
-    o.output = dataset_ = data + "/dataset";
-    o.size = 32;
-    o.shard_records = 10;
-    ASSERT_TRUE(Partition(o).ok());
+    dataset_ = testing::MakeDataset(dir_->path(), 45, 8, 32, 10);
   }
   static void TearDownTestSuite() { delete dir_; }
 
@@ -176,13 +169,9 @@ TEST_F(LoaderTest, ACorruptRecordIsNamed) {
 
 TEST(LoaderEmptySplitTest, AnEmptySplitIsAClearError) {
   testing::TempDir dir;
-  std::string data = testing::MakePetset(dir.path(), 1, 1, false);  // Abyssinian_1: fold 8
-  PartitionOptions p;
-  p.input = data + "/petset";
-  p.output = data + "/dataset";
-  p.size = 16;
-  ASSERT_TRUE(Partition(p).ok());
-  auto reader = DatasetReader::Open(p.output);
+  // One pet, Abyssinian_1: fold 8, so the train split is empty.
+  std::string dataset = testing::MakeDataset(dir.path(), 1, 1, 16);
+  auto reader = DatasetReader::Open(dataset);
   ASSERT_TRUE(reader.ok());
   const SplitReader* train = *(*reader)->Split("train");
   ASSERT_EQ(train->size(), 0u);
@@ -191,7 +180,7 @@ TEST(LoaderEmptySplitTest, AnEmptySplitIsAClearError) {
   Status s = loader.Run(0, 1, [](Batch&) { return Status::Ok(); });
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("split train is empty"), std::string::npos) << s.message();
-  auto cli = testing::RunPetprep("-q batches --data " + p.output);
+  auto cli = testing::RunPetprep("-q batches --data " + dataset);
   EXPECT_EQ(cli.exit_code, 2);
   EXPECT_NE(cli.err.find("empty"), std::string::npos) << cli.err;
 }

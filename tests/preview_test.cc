@@ -5,7 +5,6 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "pipeline/core/atomic_file.h"
-#include "pipeline/dataset/partition.h"
 #include "tests/test_util.h"
 
 namespace petprep {
@@ -13,13 +12,7 @@ namespace {
 
 TEST(PreviewTest, DrawsTheSameGridForTheSameOptions) {
   testing::TempDir dir;
-  std::string data = testing::MakePetset(dir.path(), 30, 2, false);
-  PartitionOptions p;
-  p.input = data + "/petset";
-  p.output = data + "/dataset";
-  p.size = 64;
-  ASSERT_TRUE(Partition(p).ok());
-  auto reader = DatasetReader::Open(p.output);
+  auto reader = DatasetReader::Open(testing::MakeDataset(dir.path(), 30, 2, 64));
   const SplitReader* train = *(*reader)->Split("train");
   PreviewOptions o;
   o.count = 6;

@@ -13,6 +13,7 @@
 #include "pipeline/core/atomic_file.h"
 #include "pipeline/core/hash.h"
 #include "pipeline/dataset/convert.h"
+#include "pipeline/dataset/partition.h"
 #include "pipeline/dataset/synth.h"
 
 namespace petprep::testing {
@@ -100,6 +101,20 @@ std::string MakePetset(const std::string& dir, int count, uint64_t seed, bool de
   auto converted = ConvertArchives(c);
   EXPECT_TRUE(converted.ok()) << converted.status().ToString();
   return c.data_dir;
+}
+
+std::string MakeDataset(const std::string& dir, int count, uint64_t seed, int size,
+                        int shard_records, const std::string& codec) {
+  std::string data = MakePetset(dir, count, seed, false);
+  PartitionOptions o;
+  o.input = data + "/petset";
+  o.output = data + "/dataset";
+  o.size = size;
+  o.shard_records = shard_records;
+  o.codec = codec;
+  auto r = Partition(o);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return o.output;
 }
 
 CommandResult RunPetprep(const std::string& args) {

@@ -38,6 +38,10 @@ std::string Payload(size_t n, uint32_t seed = 12345);
 // DIR/data/petset (the download step without a network). Returns DIR/data.
 std::string MakePetset(const std::string& dir, int count, uint64_t seed, bool defects);
 
+// MakePetset, then `partition` at size x size into DIR/data/dataset. Returns that folder.
+std::string MakeDataset(const std::string& dir, int count, uint64_t seed, int size,
+                        int shard_records = 1024, const std::string& codec = "png");
+
 // Runs the built petprep binary with `args` (a shell-quoted string).
 CommandResult RunPetprep(const std::string& args);
 
