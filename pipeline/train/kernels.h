@@ -1,0 +1,53 @@
+// The kernel bodies of the training ops, written once as PETPREP_HD code: each function
+// computes one output exactly as pipeline/train/ARITHMETIC.md defines it. The CUDA backend
+// calls them per output; the CPU's blocked SIMD kernels (conv_kernels.h) compute the same
+// chains many outputs at a time and are tested bit for bit against these.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "pipeline/core/hd.h"
+
+namespace petprep {
+
+// An explicit fused multiply-add: a * b + c rounded once.
+PETPREP_HD_INLINE float Fma(float a, float b, float c) { return fmaf(a, b, c); }
+PETPREP_HD_INLINE double Fma(double a, double b, double c) { return fma(a, b, c); }
+
+// The dot chain: acc = init; for k in [0, K): acc = fma(w[k], src[off[k]], acc).
+// Every convolution's forward pass and input gradient is this chain over a fixed k order.
+template <typename T>
+PETPREP_HD_INLINE T ChainDot(const T* src, const int64_t* off, int k_count, const T* w, T init) {
+  T acc = init;
+  for (int k = 0; k < k_count; ++k) acc = Fma(w[k], src[off[k]], acc);
+  return acc;
+}
+
+// The gradient chain over one image: acc = 0; for y, for x (row-major):
+// acc = fma(g[(y * W + x) * gs], src[y * rs + x], acc).
+template <typename T>
+PETPREP_HD_INLINE T ChainGrad(const T* g, int64_t gs, const T* src, int64_t rs, int h, int w) {
+  T acc = T(0);
+  for (int y = 0; y < h; ++y) {
+    for (int x = 0; x < w; ++x) {
+      acc = Fma(g[(static_cast<int64_t>(y) * w + x) * gs], src[y * rs + x], acc);
+    }
+  }
+  return acc;
+}
+
+// The striped sum of f(0..n-1): eight partial sums, s[j] adds f(i) for i = j mod 8 in
+// increasing i, combined as ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)).
+template <typename T, typename F>
+PETPREP_HD_INLINE T StripedSum(int64_t n, F f) {
+  T s[8] = {T(0), T(0), T(0), T(0), T(0), T(0), T(0), T(0)};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int j = 0; j < 8; ++j) s[j] = s[j] + f(i + j);
+  }
+  for (int j = 0; i < n; ++i, ++j) s[j] = s[j] + f(i);
+  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+}  // namespace petprep

@@ -1,0 +1,705 @@
+#include "pipeline/train/ops.h"
+
+#include <tbb/parallel_for.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "pipeline/core/philox.h"
+#include "pipeline/train/conv_kernels.h"
+#include "pipeline/train/kernels.h"
+#include "pipeline/train/mathfn.h"
+
+namespace petprep {
+namespace {
+
+// float uses petprep's own functions; double (the gradient checks only) uses libm.
+inline float Exp(float x) { return PetExp(x); }
+inline double Exp(double x) { return std::exp(x); }
+inline float Log(float x) { return PetLog(x); }
+inline double Log(double x) { return std::log(x); }
+
+// Calls f(i) for i in [0, n) in parallel, in blocks.
+template <typename F>
+void ParallelElements(int64_t n, F f) {
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, n, 16384),
+                    [&](const tbb::blocked_range<int64_t>& r) {
+                      for (int64_t i = r.begin(); i < r.end(); ++i) f(i);
+                    });
+}
+
+// Calls f(c) for every channel in parallel.
+template <typename F>
+void ParallelChannels(int c, F f) {
+  tbb::parallel_for(0, c, [&](int i) { f(i); });
+}
+
+// Per channel c: sum over n in order of StripedSum(plane, f(n, c, i)).
+template <typename T, typename F>
+T ChannelSumOf(int n, int64_t plane, int c, F f) {
+  T acc = T(0);
+  for (int j = 0; j < n; ++j) {
+    T s = StripedSum<T>(plane, [&](int64_t i) { return f(j, c, i); });
+    acc = j == 0 ? s : acc + s;
+  }
+  return acc;
+}
+
+// Sum over (n, c) planes in order of StripedSum over each plane.
+template <typename T, typename F>
+T TensorSumOf(int n, int c, int64_t plane, F f) {
+  T acc = T(0);
+  bool first = true;
+  for (int j = 0; j < n; ++j) {
+    for (int k = 0; k < c; ++k) {
+      T s = StripedSum<T>(plane, [&](int64_t i) { return f(j, k, i); });
+      acc = first ? s : acc + s;
+      first = false;
+    }
+  }
+  return acc;
+}
+
+// (N,C,H,W) -> (N,C,H+2,W+2) with a zero border.
+template <typename T>
+void PadOne(const TensorT<T>& x, TensorT<T>* xp) {
+  xp->Resize(x.n(), x.c(), x.h() + 2, x.w() + 2);
+  const int planes = x.n() * x.c();
+  tbb::parallel_for(0, planes, [&](int pl) {
+    const T* s = x.data() + static_cast<int64_t>(pl) * x.plane();
+    T* d = xp->data() + static_cast<int64_t>(pl) * xp->plane();
+    for (int y = 0; y < x.h(); ++y) {
+      std::copy(s + y * x.w(), s + (y + 1) * x.w(), d + (y + 1) * xp->w() + 1);
+    }
+  });
+}
+
+// (N,C,H,W) -> per image (H*W positions) x gs channels, gs = C rounded up to 32, zeros after C.
+template <typename T>
+std::vector<T> ChannelsLast(const TensorT<T>& x, int64_t* gs) {
+  *gs = (x.c() + 31) / 32 * 32;
+  const int64_t plane = static_cast<int64_t>(x.plane());
+  std::vector<T> out(static_cast<size_t>(x.n()) * plane * *gs, T(0));
+  const int64_t stride = *gs;
+  tbb::parallel_for(0, x.n(), [&](int n) {
+    for (int c = 0; c < x.c(); ++c) {
+      const T* s = x.data() + (static_cast<int64_t>(n) * x.c() + c) * plane;
+      T* d = out.data() + static_cast<int64_t>(n) * plane * stride + c;
+      for (int64_t p = 0; p < plane; ++p) d[p * stride] = s[p];
+    }
+  });
+  return out;
+}
+
+template <typename T>
+void BiasGrad(const TensorT<T>& dy, TensorT<T>* db) {
+  if (db == nullptr) return;
+  std::vector<T> s = ChannelSums(dy);
+  db->Resize(dy.c(), 1, 1, 1);
+  std::copy(s.begin(), s.end(), db->data());
+}
+
+// A dot over `planes` stacked planes of (h, w) with row stride rs: off[k] = k * plane_size.
+std::vector<int64_t> PlaneOffsets(int planes, int64_t plane_size) {
+  std::vector<int64_t> off(planes);
+  for (int k = 0; k < planes; ++k) off[k] = k * plane_size;
+  return off;
+}
+
+// off[ci * 9 + ky * 3 + kx] = ci * Hp * Wp + ky * Wp + kx, over a padded (Hp, Wp) input.
+std::vector<int64_t> Offsets3x3(int channels, int hp, int wp) {
+  std::vector<int64_t> off(static_cast<size_t>(channels) * 9);
+  for (int c = 0; c < channels; ++c) {
+    for (int ky = 0; ky < 3; ++ky) {
+      for (int kx = 0; kx < 3; ++kx) {
+        off[c * 9 + ky * 3 + kx] = static_cast<int64_t>(c) * hp * wp + ky * wp + kx;
+      }
+    }
+  }
+  return off;
+}
+
+}  // namespace
+
+template <typename T>
+std::vector<T> ChannelSums(const TensorT<T>& x) {
+  std::vector<T> out(x.c());
+  const int64_t plane = static_cast<int64_t>(x.plane());
+  ParallelChannels(x.c(), [&](int c) {
+    out[c] = ChannelSumOf<T>(x.n(), plane, c, [&](int n, int ch, int64_t i) {
+      return x[(static_cast<int64_t>(n) * x.c() + ch) * plane + i];
+    });
+  });
+  return out;
+}
+
+// ---------------------------------------------------------------- conv 3x3
+
+template <typename T>
+void Conv3x3Forward(const TensorT<T>& x, const TensorT<T>& w, const TensorT<T>* bias,
+                    TensorT<T>* y) {
+  TensorT<T> xp;
+  PadOne(x, &xp);
+  std::vector<int64_t> off = Offsets3x3(x.c(), xp.h(), xp.w());
+  y->Resize(x.n(), w.n(), x.h(), x.w());
+  DotPlan<T> p;
+  p.src = xp.data();
+  p.src_n = static_cast<int64_t>(x.c()) * xp.plane();
+  p.off = off.data();
+  p.k_count = x.c() * 9;
+  p.rs = xp.w();
+  p.w = w.data();
+  p.init = bias != nullptr ? bias->data() : nullptr;
+  p.n = x.n();
+  p.co = w.n();
+  p.h = x.h();
+  p.w_out = x.w();
+  p.out = y->data();
+  p.out_n = static_cast<int64_t>(w.n()) * x.plane();
+  RunDot(p);
+}
+
+template <typename T>
+void Conv3x3Backward(const TensorT<T>& x, const TensorT<T>& w, const TensorT<T>& dy, TensorT<T>* dx,
+                     TensorT<T>* dw, TensorT<T>* db) {
+  const int ci = x.c(), co = w.n();
+  if (dx != nullptr) {
+    TensorT<T> dyp;
+    PadOne(dy, &dyp);
+    // wf[ci][co * 9 + a * 3 + b] = w[co][ci][2 - a][2 - b]
+    std::vector<T> wf(static_cast<size_t>(ci) * co * 9);
+    for (int i = 0; i < ci; ++i) {
+      for (int o = 0; o < co; ++o) {
+        for (int t = 0; t < 9; ++t) {
+          wf[(static_cast<size_t>(i) * co + o) * 9 + t] =
+              w[(static_cast<size_t>(o) * ci + i) * 9 + 8 - t];
+        }
+      }
+    }
+    std::vector<int64_t> off = Offsets3x3(co, dyp.h(), dyp.w());
+    dx->Resize(x.n(), ci, x.h(), x.w());
+    DotPlan<T> p;
+    p.src = dyp.data();
+    p.src_n = static_cast<int64_t>(co) * dyp.plane();
+    p.off = off.data();
+    p.k_count = co * 9;
+    p.rs = dyp.w();
+    p.w = wf.data();
+    p.n = x.n();
+    p.co = ci;
+    p.h = x.h();
+    p.w_out = x.w();
+    p.out = dx->data();
+    p.out_n = static_cast<int64_t>(ci) * x.plane();
+    RunDot(p);
+  }
+  TensorT<T> xp;
+  PadOne(x, &xp);
+  std::vector<int64_t> off = Offsets3x3(ci, xp.h(), xp.w());
+  int64_t gs = 0;
+  std::vector<T> g = ChannelsLast(dy, &gs);
+  dw->Resize(co, ci, 3, 3);
+  GradPlan<T> p;
+  p.g = g.data();
+  p.g_n = static_cast<int64_t>(dy.plane()) * gs;
+  p.gs = gs;
+  p.c_count = co;
+  p.src = xp.data();
+  p.src_n = static_cast<int64_t>(ci) * xp.plane();
+  p.off = off.data();
+  p.k_count = ci * 9;
+  p.rs = xp.w();
+  p.n = x.n();
+  p.h = x.h();
+  p.w = x.w();
+  p.out = dw->data();
+  RunGrad(p);
+  BiasGrad(dy, db);
+}
+
+// ---------------------------------------------------------------- conv 1x1
+
+template <typename T>
+void Conv1x1Forward(const TensorT<T>& x, const TensorT<T>& w, const TensorT<T>* bias,
+                    TensorT<T>* y) {
+  std::vector<int64_t> off = PlaneOffsets(x.c(), static_cast<int64_t>(x.plane()));
+  y->Resize(x.n(), w.n(), x.h(), x.w());
+  DotPlan<T> p;
+  p.src = x.data();
+  p.src_n = static_cast<int64_t>(x.c()) * x.plane();
+  p.off = off.data();
+  p.k_count = x.c();
+  p.rs = x.w();
+  p.w = w.data();
+  p.init = bias != nullptr ? bias->data() : nullptr;
+  p.n = x.n();
+  p.co = w.n();
+  p.h = x.h();
+  p.w_out = x.w();
+  p.out = y->data();
+  p.out_n = static_cast<int64_t>(w.n()) * x.plane();
+  RunDot(p);
+}
+
+template <typename T>
+void Conv1x1Backward(const TensorT<T>& x, const TensorT<T>& w, const TensorT<T>& dy, TensorT<T>* dx,
+                     TensorT<T>* dw, TensorT<T>* db) {
+  const int ci = x.c(), co = w.n();
+  const int64_t plane = static_cast<int64_t>(x.plane());
+  if (dx != nullptr) {
+    std::vector<T> wt(static_cast<size_t>(ci) * co);  // wt[ci][co] = w[co][ci]
+    for (int o = 0; o < co; ++o) {
+      for (int i = 0; i < ci; ++i)
+        wt[static_cast<size_t>(i) * co + o] = w[static_cast<size_t>(o) * ci + i];
+    }
+    std::vector<int64_t> off = PlaneOffsets(co, plane);
+    dx->Resize(x.n(), ci, x.h(), x.w());
+    DotPlan<T> p;
+    p.src = dy.data();
+    p.src_n = co * plane;
+    p.off = off.data();
+    p.k_count = co;
+    p.rs = x.w();
+    p.w = wt.data();
+    p.n = x.n();
+    p.co = ci;
+    p.h = x.h();
+    p.w_out = x.w();
+    p.out = dx->data();
+    p.out_n = ci * plane;
+    RunDot(p);
+  }
+  std::vector<int64_t> off = PlaneOffsets(ci, plane);
+  int64_t gs = 0;
+  std::vector<T> g = ChannelsLast(dy, &gs);
+  dw->Resize(co, ci, 1, 1);
+  GradPlan<T> p;
+  p.g = g.data();
+  p.g_n = plane * gs;
+  p.gs = gs;
+  p.c_count = co;
+  p.src = x.data();
+  p.src_n = ci * plane;
+  p.off = off.data();
+  p.k_count = ci;
+  p.rs = x.w();
+  p.n = x.n();
+  p.h = x.h();
+  p.w = x.w();
+  p.out = dw->data();
+  RunGrad(p);
+  BiasGrad(dy, db);
+}
+
+// ---------------------------------------------------------------- transposed conv 2x2
+
+template <typename T>
+void ConvT2x2Forward(const TensorT<T>& x, const TensorT<T>& w, const TensorT<T>* bias,
+                     TensorT<T>* y) {
+  const int n = x.n(), ci = x.c(), co = w.c(), h = x.h(), wd = x.w();
+  const int64_t plane = static_cast<int64_t>(x.plane());
+  std::vector<int64_t> off = PlaneOffsets(ci, plane);
+  y->Resize(n, co, 2 * h, 2 * wd);
+  std::vector<T> z(static_cast<size_t>(n) * co * plane);
+  std::vector<T> wab(static_cast<size_t>(co) * ci);
+  for (int ab = 0; ab < 4; ++ab) {
+    for (int o = 0; o < co; ++o) {  // wab[co][ci] = w[ci][co][a][b]
+      for (int i = 0; i < ci; ++i)
+        wab[static_cast<size_t>(o) * ci + i] = w[(static_cast<size_t>(i) * co + o) * 4 + ab];
+    }
+    DotPlan<T> p;
+    p.src = x.data();
+    p.src_n = ci * plane;
+    p.off = off.data();
+    p.k_count = ci;
+    p.rs = wd;
+    p.w = wab.data();
+    p.init = bias != nullptr ? bias->data() : nullptr;
+    p.n = n;
+    p.co = co;
+    p.h = h;
+    p.w_out = wd;
+    p.out = z.data();
+    p.out_n = co * plane;
+    RunDot(p);
+    const int a = ab / 2, b = ab % 2;
+    tbb::parallel_for(0, n * co, [&](int pl) {
+      const T* s = z.data() + pl * plane;
+      T* d = y->data() + static_cast<int64_t>(pl) * y->plane();
+      for (int yy = 0; yy < h; ++yy) {
+        for (int xx = 0; xx < wd; ++xx) d[(2 * yy + a) * (2 * wd) + 2 * xx + b] = s[yy * wd + xx];
+      }
+    });
+  }
+}
+
+template <typename T>
+void ConvT2x2Backward(const TensorT<T>& x, const TensorT<T>& w, const TensorT<T>& dy,
+                      TensorT<T>* dx, TensorT<T>* dw, TensorT<T>* db) {
+  const int n = x.n(), ci = x.c(), co = w.c(), h = x.h(), wd = x.w();
+  const int64_t plane = static_cast<int64_t>(x.plane());
+  // d[n][co * 4 + a * 2 + b][y][x] = dy[n][co][2y + a][2x + b]
+  std::vector<T> d(static_cast<size_t>(n) * co * 4 * plane);
+  tbb::parallel_for(0, n * co, [&](int pl) {
+    const T* s = dy.data() + static_cast<int64_t>(pl) * dy.plane();
+    for (int ab = 0; ab < 4; ++ab) {
+      T* o = d.data() + (static_cast<int64_t>(pl) * 4 + ab) * plane;
+      const int a = ab / 2, b = ab % 2;
+      for (int yy = 0; yy < h; ++yy) {
+        for (int xx = 0; xx < wd; ++xx) o[yy * wd + xx] = s[(2 * yy + a) * (2 * wd) + 2 * xx + b];
+      }
+    }
+  });
+  std::vector<int64_t> off = PlaneOffsets(co * 4, plane);
+  if (dx != nullptr) {
+    dx->Resize(n, ci, h, wd);
+    DotPlan<T> p;
+    p.src = d.data();
+    p.src_n = co * 4 * plane;
+    p.off = off.data();
+    p.k_count = co * 4;
+    p.rs = wd;
+    p.w = w.data();  // (Ci, Co * 4)
+    p.n = n;
+    p.co = ci;
+    p.h = h;
+    p.w_out = wd;
+    p.out = dx->data();
+    p.out_n = ci * plane;
+    RunDot(p);
+  }
+  int64_t gs = 0;
+  std::vector<T> g = ChannelsLast(x, &gs);
+  dw->Resize(ci, co, 2, 2);
+  GradPlan<T> p;
+  p.g = g.data();
+  p.g_n = plane * gs;
+  p.gs = gs;
+  p.c_count = ci;
+  p.src = d.data();
+  p.src_n = co * 4 * plane;
+  p.off = off.data();
+  p.k_count = co * 4;
+  p.rs = wd;
+  p.n = n;
+  p.h = h;
+  p.w = wd;
+  p.out = dw->data();
+  RunGrad(p);
+  BiasGrad(dy, db);
+}
+
+// ---------------------------------------------------------------- batch norm
+
+template <typename T>
+void BatchNormForwardTrain(const TensorT<T>& x, const TensorT<T>& gamma, const TensorT<T>& beta,
+                           TensorT<T>* running_mean, TensorT<T>* running_var, TensorT<T>* y,
+                           BatchNormCache<T>* cache) {
+  const int n = x.n(), c = x.c();
+  const int64_t plane = static_cast<int64_t>(x.plane());
+  const T count = static_cast<T>(static_cast<int64_t>(n) * plane);
+  y->Resize(n, c, x.h(), x.w());
+  cache->xhat.Resize(n, c, x.h(), x.w());
+  cache->mean.assign(c, T(0));
+  cache->inv_std.assign(c, T(0));
+  const T eps = static_cast<T>(kBatchNormEps), mom = static_cast<T>(kBatchNormMomentum);
+  const T keep = T(1) - mom;
+  ParallelChannels(c, [&](int ch) {
+    auto at = [&](int j, int k, int64_t i) {
+      return (static_cast<int64_t>(j) * c + k) * plane + i;
+    };
+    T mean =
+        ChannelSumOf<T>(n, plane, ch, [&](int j, int k, int64_t i) { return x[at(j, k, i)]; }) /
+        count;
+    T var = ChannelSumOf<T>(n, plane, ch,
+                            [&](int j, int k, int64_t i) {
+                              T dlt = x[at(j, k, i)] - mean;
+                              return dlt * dlt;
+                            }) /
+            count;
+    T inv = T(1) / std::sqrt(var + eps);
+    cache->mean[ch] = mean;
+    cache->inv_std[ch] = inv;
+    const T g = gamma[ch], b = beta[ch];
+    for (int j = 0; j < n; ++j) {
+      for (int64_t i = 0; i < plane; ++i) {
+        int64_t e = at(j, ch, i);
+        T xh = (x[e] - mean) * inv;
+        cache->xhat[e] = xh;
+        (*y)[e] = g * xh + b;
+      }
+    }
+    T unbiased = count > T(1) ? var * (count / (count - T(1))) : var;
+    (*running_mean)[ch] = keep * (*running_mean)[ch] + mom * mean;
+    (*running_var)[ch] = keep * (*running_var)[ch] + mom * unbiased;
+  });
+}
+
+template <typename T>
+void BatchNormForwardEval(const TensorT<T>& x, const TensorT<T>& gamma, const TensorT<T>& beta,
+                          const TensorT<T>& running_mean, const TensorT<T>& running_var,
+                          TensorT<T>* y) {
+  const int n = x.n(), c = x.c();
+  const int64_t plane = static_cast<int64_t>(x.plane());
+  y->Resize(n, c, x.h(), x.w());
+  const T eps = static_cast<T>(kBatchNormEps);
+  ParallelChannels(c, [&](int ch) {
+    const T inv = T(1) / std::sqrt(running_var[ch] + eps);
+    const T mean = running_mean[ch], g = gamma[ch], b = beta[ch];
+    for (int j = 0; j < n; ++j) {
+      const int64_t base = (static_cast<int64_t>(j) * c + ch) * plane;
+      for (int64_t i = 0; i < plane; ++i) (*y)[base + i] = g * ((x[base + i] - mean) * inv) + b;
+    }
+  });
+}
+
+template <typename T>
+void BatchNormBackward(const TensorT<T>& dy, const TensorT<T>& gamma,
+                       const BatchNormCache<T>& cache, TensorT<T>* dx, TensorT<T>* dgamma,
+                       TensorT<T>* dbeta) {
+  const int n = dy.n(), c = dy.c();
+  const int64_t plane = static_cast<int64_t>(dy.plane());
+  const T count = static_cast<T>(static_cast<int64_t>(n) * plane);
+  dx->Resize(n, c, dy.h(), dy.w());
+  dgamma->Resize(c, 1, 1, 1);
+  dbeta->Resize(c, 1, 1, 1);
+  ParallelChannels(c, [&](int ch) {
+    auto at = [&](int j, int k, int64_t i) {
+      return (static_cast<int64_t>(j) * c + k) * plane + i;
+    };
+    T sb = ChannelSumOf<T>(n, plane, ch, [&](int j, int k, int64_t i) { return dy[at(j, k, i)]; });
+    T sg = ChannelSumOf<T>(n, plane, ch, [&](int j, int k, int64_t i) {
+      int64_t e = at(j, k, i);
+      return dy[e] * cache.xhat[e];
+    });
+    (*dbeta)[ch] = sb;
+    (*dgamma)[ch] = sg;
+    const T k1 = sb / count, k2 = sg / count, g = gamma[ch] * cache.inv_std[ch];
+    for (int j = 0; j < n; ++j) {
+      for (int64_t i = 0; i < plane; ++i) {
+        int64_t e = at(j, ch, i);
+        (*dx)[e] = g * ((dy[e] - k1) - cache.xhat[e] * k2);
+      }
+    }
+  });
+}
+
+// ---------------------------------------------------------------- elementwise, shape
+
+template <typename T>
+void ReluForward(const TensorT<T>& x, TensorT<T>* y) {
+  if (y != &x) y->Resize(x.n(), x.c(), x.h(), x.w());
+  ParallelElements(static_cast<int64_t>(x.size()),
+                   [&](int64_t i) { (*y)[i] = x[i] > T(0) ? x[i] : T(0); });
+}
+
+template <typename T>
+void ReluBackward(const TensorT<T>& y, const TensorT<T>& dy, TensorT<T>* dx) {
+  if (dx != &dy) dx->Resize(dy.n(), dy.c(), dy.h(), dy.w());
+  ParallelElements(static_cast<int64_t>(dy.size()),
+                   [&](int64_t i) { (*dx)[i] = y[i] > T(0) ? dy[i] : T(0); });
+}
+
+template <typename T>
+void MaxPoolForward(const TensorT<T>& x, TensorT<T>* y, std::vector<uint8_t>* argmax) {
+  const int ho = x.h() / 2, wo = x.w() / 2;
+  y->Resize(x.n(), x.c(), ho, wo);
+  argmax->assign(y->size(), 0);
+  tbb::parallel_for(0, x.n() * x.c(), [&](int pl) {
+    const T* s = x.data() + static_cast<int64_t>(pl) * x.plane();
+    T* d = y->data() + static_cast<int64_t>(pl) * y->plane();
+    uint8_t* am = argmax->data() + static_cast<int64_t>(pl) * y->plane();
+    for (int i = 0; i < ho; ++i) {
+      for (int j = 0; j < wo; ++j) {
+        const T* q = s + 2 * i * x.w() + 2 * j;
+        T best = q[0];
+        uint8_t win = 0;
+        if (q[1] > best) best = q[1], win = 1;
+        if (q[x.w()] > best) best = q[x.w()], win = 2;
+        if (q[x.w() + 1] > best) best = q[x.w() + 1], win = 3;
+        d[i * wo + j] = best;
+        am[i * wo + j] = win;
+      }
+    }
+  });
+}
+
+template <typename T>
+void MaxPoolBackward(const TensorT<T>& x_shape, const TensorT<T>& dy,
+                     const std::vector<uint8_t>& argmax, TensorT<T>* dx) {
+  dx->Resize(x_shape.n(), x_shape.c(), x_shape.h(), x_shape.w());
+  const int ho = dy.h(), wo = dy.w(), w = dx->w();
+  tbb::parallel_for(0, dy.n() * dy.c(), [&](int pl) {
+    const T* s = dy.data() + static_cast<int64_t>(pl) * dy.plane();
+    const uint8_t* am = argmax.data() + static_cast<int64_t>(pl) * dy.plane();
+    T* d = dx->data() + static_cast<int64_t>(pl) * dx->plane();
+    for (int i = 0; i < ho; ++i) {
+      for (int j = 0; j < wo; ++j) {
+        const int win = am[i * wo + j];
+        d[(2 * i + win / 2) * w + 2 * j + win % 2] = s[i * wo + j];
+      }
+    }
+  });
+}
+
+template <typename T>
+void ConcatForward(const TensorT<T>& a, const TensorT<T>& b, TensorT<T>* y) {
+  y->Resize(a.n(), a.c() + b.c(), a.h(), a.w());
+  const int64_t na = static_cast<int64_t>(a.c()) * a.plane(),
+                nb = static_cast<int64_t>(b.c()) * b.plane();
+  tbb::parallel_for(0, a.n(), [&](int n) {
+    std::copy(a.data() + n * na, a.data() + (n + 1) * na, y->data() + n * (na + nb));
+    std::copy(b.data() + n * nb, b.data() + (n + 1) * nb, y->data() + n * (na + nb) + na);
+  });
+}
+
+template <typename T>
+void ConcatBackward(const TensorT<T>& dy, int a_channels, TensorT<T>* da, TensorT<T>* db) {
+  const int bc = dy.c() - a_channels;
+  da->Resize(dy.n(), a_channels, dy.h(), dy.w());
+  db->Resize(dy.n(), bc, dy.h(), dy.w());
+  const int64_t na = static_cast<int64_t>(a_channels) * dy.plane(),
+                nb = static_cast<int64_t>(bc) * dy.plane();
+  tbb::parallel_for(0, dy.n(), [&](int n) {
+    const T* s = dy.data() + n * (na + nb);
+    std::copy(s, s + na, da->data() + n * na);
+    std::copy(s + na, s + na + nb, db->data() + n * nb);
+  });
+}
+
+template <typename T>
+void DropoutForward(const TensorT<T>& x, float p, uint64_t seed, uint64_t step, uint32_t layer,
+                    TensorT<T>* y, std::vector<uint8_t>* keep) {
+  y->Resize(x.n(), x.c(), x.h(), x.w());
+  keep->assign(x.size(), 0);
+  const PhiloxKey key = DeriveKey(seed, RandomPurpose::kDropout);
+  const T scale = T(1) / (T(1) - static_cast<T>(p));
+  const int64_t blocks = (static_cast<int64_t>(x.size()) + 3) / 4;
+  ParallelElements(blocks, [&](int64_t blk) {
+    PhiloxCounter c = {{static_cast<uint32_t>(blk), layer, static_cast<uint32_t>(step),
+                        static_cast<uint32_t>(step >> 32)}};
+    PhiloxCounter r = Philox4x32_10(c, key);
+    for (int j = 0; j < 4; ++j) {
+      const int64_t e = blk * 4 + j;
+      if (e >= static_cast<int64_t>(x.size())) break;
+      const bool k = UniformFloat(r.v[j]) >= p;
+      (*keep)[e] = k ? 1 : 0;
+      (*y)[e] = k ? x[e] * scale : T(0);
+    }
+  });
+}
+
+template <typename T>
+void DropoutBackward(const TensorT<T>& dy, float p, const std::vector<uint8_t>& keep,
+                     TensorT<T>* dx) {
+  dx->Resize(dy.n(), dy.c(), dy.h(), dy.w());
+  const T scale = T(1) / (T(1) - static_cast<T>(p));
+  ParallelElements(static_cast<int64_t>(dy.size()),
+                   [&](int64_t e) { (*dx)[e] = keep[e] ? dy[e] * scale : T(0); });
+}
+
+// ---------------------------------------------------------------- losses
+
+template <typename T>
+T SoftmaxCrossEntropy(const TensorT<T>& logits, const std::vector<uint8_t>& labels,
+                      TensorT<T>* dlogits) {
+  const int n = logits.n(), c = logits.c();
+  const int64_t plane = static_cast<int64_t>(logits.plane());
+  const T count = static_cast<T>(static_cast<int64_t>(n) * plane);
+  dlogits->Resize(n, c, logits.h(), logits.w());
+  TensorT<T> loss(n, 1, logits.h(), logits.w());
+  ParallelElements(static_cast<int64_t>(n) * plane, [&](int64_t e) {
+    const int64_t j = e / plane, i = e % plane;
+    const T* z = logits.data() + j * c * plane + i;
+    T m = z[0];
+    for (int k = 1; k < c; ++k) m = z[k * plane] > m ? z[k * plane] : m;
+    T s = T(0);
+    for (int k = 0; k < c; ++k) s = s + Exp(z[k * plane] - m);
+    const int label = labels[e];
+    loss[e] = (m + Log(s)) - z[label * plane];
+    T* d = dlogits->data() + j * c * plane + i;
+    for (int k = 0; k < c; ++k) {
+      T pk = Exp(z[k * plane] - m) / s;
+      d[k * plane] = (k == label ? pk - T(1) : pk) / count;
+    }
+  });
+  return TensorSumOf<T>(n, 1, plane, [&](int j, int, int64_t i) { return loss[j * plane + i]; }) /
+         count;
+}
+
+template <typename T>
+T BceJaccard(const TensorT<T>& logits, const std::vector<uint8_t>& labels, TensorT<T>* dlogits) {
+  const int n = logits.n(), c = logits.c();
+  const int64_t plane = static_cast<int64_t>(logits.plane());
+  const int64_t total = static_cast<int64_t>(logits.size());
+  const T count = static_cast<T>(total);
+  dlogits->Resize(n, c, logits.h(), logits.w());
+  TensorT<T> prob(n, c, logits.h(), logits.w()), bce(n, c, logits.h(), logits.w());
+  auto target = [&](int64_t e) {
+    const int64_t j = e / (c * plane), k = (e / plane) % c, i = e % plane;
+    return labels[j * plane + i] == k ? T(1) : T(0);
+  };
+  ParallelElements(total, [&](int64_t e) {
+    const T z = logits[e], t = target(e);
+    const T az = z < T(0) ? -z : z;
+    prob[e] = T(1) / (T(1) + Exp(-z));
+    bce[e] = ((z > T(0) ? z : T(0)) - z * t) + Log(T(1) + Exp(-az));
+  });
+  auto sum = [&](auto f) {
+    return TensorSumOf<T>(n, c, plane, [&](int j, int k, int64_t i) {
+      return f((static_cast<int64_t>(j) * c + k) * plane + i);
+    });
+  };
+  const T bce_sum = sum([&](int64_t e) { return bce[e]; });
+  const T inter = sum([&](int64_t e) { return prob[e] * target(e); });
+  const T s = sum([&](int64_t e) { return prob[e]; }) + sum([&](int64_t e) { return target(e); });
+  const T den = (s - inter) + T(1);
+  const T jac = (inter + T(1)) / den;
+  const T den2 = den * den;
+  ParallelElements(total, [&](int64_t e) {
+    const T p = prob[e], t = target(e);
+    // dJ/dp = (t * den - (inter + 1) * (1 - t)) / den^2; dp/dz = p (1 - p)
+    const T djdp = (t * den - (inter + T(1)) * (T(1) - t)) / den2;
+    (*dlogits)[e] = (p - t) / count - djdp * (p * (T(1) - p));
+  });
+  return bce_sum / count + (T(1) - jac);
+}
+
+#define PETPREP_OPS_INSTANTIATE(T)                                                                 \
+  template std::vector<T> ChannelSums(const TensorT<T>&);                                          \
+  template void Conv3x3Forward(const TensorT<T>&, const TensorT<T>&, const TensorT<T>*,            \
+                               TensorT<T>*);                                                       \
+  template void Conv3x3Backward(const TensorT<T>&, const TensorT<T>&, const TensorT<T>&,           \
+                                TensorT<T>*, TensorT<T>*, TensorT<T>*);                            \
+  template void Conv1x1Forward(const TensorT<T>&, const TensorT<T>&, const TensorT<T>*,            \
+                               TensorT<T>*);                                                       \
+  template void Conv1x1Backward(const TensorT<T>&, const TensorT<T>&, const TensorT<T>&,           \
+                                TensorT<T>*, TensorT<T>*, TensorT<T>*);                            \
+  template void ConvT2x2Forward(const TensorT<T>&, const TensorT<T>&, const TensorT<T>*,           \
+                                TensorT<T>*);                                                      \
+  template void ConvT2x2Backward(const TensorT<T>&, const TensorT<T>&, const TensorT<T>&,          \
+                                 TensorT<T>*, TensorT<T>*, TensorT<T>*);                           \
+  template void BatchNormForwardTrain(const TensorT<T>&, const TensorT<T>&, const TensorT<T>&,     \
+                                      TensorT<T>*, TensorT<T>*, TensorT<T>*, BatchNormCache<T>*);  \
+  template void BatchNormForwardEval(const TensorT<T>&, const TensorT<T>&, const TensorT<T>&,      \
+                                     const TensorT<T>&, const TensorT<T>&, TensorT<T>*);           \
+  template void BatchNormBackward(const TensorT<T>&, const TensorT<T>&, const BatchNormCache<T>&,  \
+                                  TensorT<T>*, TensorT<T>*, TensorT<T>*);                          \
+  template void ReluForward(const TensorT<T>&, TensorT<T>*);                                       \
+  template void ReluBackward(const TensorT<T>&, const TensorT<T>&, TensorT<T>*);                   \
+  template void MaxPoolForward(const TensorT<T>&, TensorT<T>*, std::vector<uint8_t>*);             \
+  template void MaxPoolBackward(const TensorT<T>&, const TensorT<T>&, const std::vector<uint8_t>&, \
+                                TensorT<T>*);                                                      \
+  template void ConcatForward(const TensorT<T>&, const TensorT<T>&, TensorT<T>*);                  \
+  template void ConcatBackward(const TensorT<T>&, int, TensorT<T>*, TensorT<T>*);                  \
+  template void DropoutForward(const TensorT<T>&, float, uint64_t, uint64_t, uint32_t,             \
+                               TensorT<T>*, std::vector<uint8_t>*);                                \
+  template void DropoutBackward(const TensorT<T>&, float, const std::vector<uint8_t>&,             \
+                                TensorT<T>*);                                                      \
+  template T SoftmaxCrossEntropy(const TensorT<T>&, const std::vector<uint8_t>&, TensorT<T>*);     \
+  template T BceJaccard(const TensorT<T>&, const std::vector<uint8_t>&, TensorT<T>*);
+
+PETPREP_OPS_INSTANTIATE(float)
+PETPREP_OPS_INSTANTIATE(double)
+
+}  // namespace petprep

@@ -1,0 +1,98 @@
+#include "pipeline/train/optim.h"
+
+#include <tbb/parallel_for.h>
+
+#include <cmath>
+
+#include "pipeline/core/philox.h"
+
+namespace petprep {
+namespace {
+
+template <typename F>
+void ForElements(size_t n, F f) {
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, n, 16384),
+                    [&](const tbb::blocked_range<size_t>& r) {
+                      for (size_t i = r.begin(); i < r.end(); ++i) f(i);
+                    });
+}
+
+void UniformInit(Tensor* t, float a, uint64_t seed, uint32_t id) {
+  const PhiloxKey key = DeriveKey(seed, RandomPurpose::kInit);
+  const size_t blocks = (t->size() + 3) / 4;
+  ForElements(blocks, [&](size_t blk) {
+    PhiloxCounter c = {{static_cast<uint32_t>(blk), id, 0u, 0u}};
+    PhiloxCounter r = Philox4x32_10(c, key);
+    for (size_t j = 0; j < 4 && blk * 4 + j < t->size(); ++j) {
+      (*t)[blk * 4 + j] = (UniformFloat(r.v[j]) * 2.0f - 1.0f) * a;
+    }
+  });
+}
+
+}  // namespace
+
+double PowInt(double b, uint64_t t) {
+  double result = 1.0, base = b;
+  while (t != 0) {
+    if (t & 1) result = result * base;
+    base = base * base;
+    t >>= 1;
+  }
+  return result;
+}
+
+void AdamStep(const AdamOptions& o, uint64_t t, const std::vector<Tensor*>& params,
+              const std::vector<const Tensor*>& grads, std::vector<AdamSlot>* slots) {
+  if (slots->size() != params.size()) slots->resize(params.size());
+  const float step_size = static_cast<float>(o.lr / (1.0 - PowInt(o.beta1, t)));
+  const float bc2_sqrt = static_cast<float>(std::sqrt(1.0 - PowInt(o.beta2, t)));
+  const float b1 = static_cast<float>(o.beta1), b2 = static_cast<float>(o.beta2);
+  const float c1 = static_cast<float>(1.0 - o.beta1), c2 = static_cast<float>(1.0 - o.beta2);
+  const float eps = o.eps;
+  for (size_t i = 0; i < params.size(); ++i) {
+    Tensor& w = *params[i];
+    const Tensor& g = *grads[i];
+    AdamSlot& s = (*slots)[i];
+    if (!s.m.SameShape(w)) {
+      s.m.Resize(w.n(), w.c(), w.h(), w.w());
+      s.v.Resize(w.n(), w.c(), w.h(), w.w());
+    }
+    ForElements(w.size(), [&](size_t e) {
+      const float ge = g[e];
+      const float m = b1 * s.m[e] + c1 * ge;
+      const float v = b2 * s.v[e] + c2 * (ge * ge);
+      s.m[e] = m;
+      s.v[e] = v;
+      const float denom = std::sqrt(v) / bc2_sqrt + eps;
+      w[e] = w[e] - step_size * (m / denom);
+    });
+  }
+}
+
+void SgdStep(const SgdOptions& o, uint64_t t, const std::vector<Tensor*>& params,
+             const std::vector<const Tensor*>& grads, std::vector<Tensor>* buffers) {
+  if (buffers->size() != params.size()) buffers->resize(params.size());
+  const float lr = static_cast<float>(o.lr), mu = o.momentum;
+  for (size_t i = 0; i < params.size(); ++i) {
+    Tensor& w = *params[i];
+    const Tensor& g = *grads[i];
+    Tensor& b = (*buffers)[i];
+    const bool first = t <= 1 || !b.SameShape(w);
+    if (!b.SameShape(w)) b.Resize(w.n(), w.c(), w.h(), w.w());
+    ForElements(w.size(), [&](size_t e) {
+      const float buf = first ? g[e] : mu * b[e] + g[e];
+      b[e] = buf;
+      w[e] = w[e] - lr * buf;
+    });
+  }
+}
+
+void HeUniform(Tensor* t, int fan_in, uint64_t seed, uint32_t id) {
+  UniformInit(t, static_cast<float>(std::sqrt(6.0 / fan_in)), seed, id);
+}
+
+void GlorotUniform(Tensor* t, int fan_in, int fan_out, uint64_t seed, uint32_t id) {
+  UniformInit(t, static_cast<float>(std::sqrt(6.0 / (fan_in + fan_out))), seed, id);
+}
+
+}  // namespace petprep
