@@ -592,7 +592,7 @@ void DropoutForward(const TensorT<T>& x, float p, uint64_t seed, uint64_t step, 
 template <typename T>
 void DropoutBackward(const TensorT<T>& dy, float p, const std::vector<uint8_t>& keep,
                      TensorT<T>* dx) {
-  dx->Resize(dy.n(), dy.c(), dy.h(), dy.w());
+  if (dx != &dy) dx->Resize(dy.n(), dy.c(), dy.h(), dy.w());
   const T scale = T(1) / (T(1) - static_cast<T>(p));
   ParallelElements(static_cast<int64_t>(dy.size()),
                    [&](int64_t e) { (*dx)[e] = keep[e] ? dy[e] * scale : T(0); });

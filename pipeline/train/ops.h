@@ -98,6 +98,7 @@ void ConcatBackward(const TensorT<T>& dy, int a_channels, TensorT<T>* da, Tensor
 template <typename T>
 void DropoutForward(const TensorT<T>& x, float p, uint64_t seed, uint64_t step, uint32_t layer,
                     TensorT<T>* y, std::vector<uint8_t>* keep);
+// dx may be &dy.
 template <typename T>
 void DropoutBackward(const TensorT<T>& dy, float p, const std::vector<uint8_t>& keep,
                      TensorT<T>* dx);
