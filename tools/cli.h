@@ -41,6 +41,7 @@ int RunDownload(CommandContext& ctx);
 int RunEnv(CommandContext& ctx);
 int RunPartition(CommandContext& ctx);
 int RunPreview(CommandContext& ctx);
+int RunSelftest(CommandContext& ctx);
 int RunSynth(CommandContext& ctx);
 int RunVerify(CommandContext& ctx);
 

@@ -23,6 +23,8 @@ const std::vector<Command> kCommands = {
      RunVerify},
     {"batches", "the loader's batches as hashes: order and augmentation, reproducible", RunBatches},
     {"preview", "a PNG grid of augmented samples with their masks overlaid", RunPreview},
+    {"selftest", "check that this machine computes petprep's canonical training arithmetic",
+     RunSelftest},
     {"env", "print versions, build flags, CPU and CUDA devices (the provenance block)", RunEnv},
     {"synth", "write a synthetic dataset in the exact Oxford-IIIT Pet archive layout", RunSynth},
     {"help", "explain a command: petprep help CMD", RunHelp},
