@@ -51,3 +51,58 @@ PETPREP_HD_INLINE T StripedSum(int64_t n, F f) {
 }
 
 }  // namespace petprep
+
+namespace petprep {
+
+// ---- per-element bodies of the other ops (ARITHMETIC.md gives each formula)
+
+// BatchNorm: y = gamma * ((x - mean) * inv) + beta.
+template <typename T>
+PETPREP_HD_INLINE T BatchNormApply(T x, T mean, T inv, T gamma, T beta) {
+  return gamma * ((x - mean) * inv) + beta;
+}
+// BatchNorm input gradient: g * ((dy - k1) - xhat * k2), g = gamma * inv, k1 = dbeta / M,
+// k2 = dgamma / M.
+template <typename T>
+PETPREP_HD_INLINE T BatchNormGradInput(T dy, T xhat, T k1, T k2, T g) {
+  return g * ((dy - k1) - xhat * k2);
+}
+
+template <typename T>
+PETPREP_HD_INLINE T ReluApply(T x) {
+  return x > T(0) ? x : T(0);
+}
+template <typename T>
+PETPREP_HD_INLINE T ReluGrad(T y, T dy) {
+  return y > T(0) ? dy : T(0);
+}
+
+// The winner of a 2x2 window q0 (0,0), q1 (0,1), q2 (1,0), q3 (1,1): the first maximum.
+template <typename T>
+PETPREP_HD_INLINE int MaxPoolWinner(T q0, T q1, T q2, T q3) {
+  T best = q0;
+  int win = 0;
+  if (q1 > best) best = q1, win = 1;
+  if (q2 > best) best = q2, win = 2;
+  if (q3 > best) win = 3;
+  return win;
+}
+
+// Adam's update of one element (ARITHMETIC.md): returns the new weight, updates m and v.
+PETPREP_HD_INLINE float AdamUpdate(float w, float g, float* m, float* v, float b1, float c1,
+                                   float b2, float c2, float step, float bc2_sqrt, float eps) {
+  const float mm = b1 * *m + c1 * g;
+  const float vv = b2 * *v + c2 * (g * g);
+  *m = mm;
+  *v = vv;
+  return w - step * (mm / (sqrtf(vv) / bc2_sqrt + eps));
+}
+
+// SGD with momentum: returns the new weight, updates buf.
+PETPREP_HD_INLINE float SgdUpdate(float w, float g, float* buf, bool first, float mu, float lr) {
+  const float b = first ? g : mu * *buf + g;
+  *buf = b;
+  return w - lr * b;
+}
+
+}  // namespace petprep

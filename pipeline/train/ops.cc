@@ -426,7 +426,7 @@ void BatchNormForwardTrain(const TensorT<T>& x, const TensorT<T>& gamma, const T
         int64_t e = at(j, ch, i);
         T xh = (x[e] - mean) * inv;
         cache->xhat[e] = xh;
-        (*y)[e] = g * xh + b;
+        (*y)[e] = g * xh + b;  // BatchNormApply, with xhat kept
       }
     }
     T unbiased = count > T(1) ? var * (count / (count - T(1))) : var;
@@ -448,7 +448,8 @@ void BatchNormForwardEval(const TensorT<T>& x, const TensorT<T>& gamma, const Te
     const T mean = running_mean[ch], g = gamma[ch], b = beta[ch];
     for (int j = 0; j < n; ++j) {
       const int64_t base = (static_cast<int64_t>(j) * c + ch) * plane;
-      for (int64_t i = 0; i < plane; ++i) (*y)[base + i] = g * ((x[base + i] - mean) * inv) + b;
+      for (int64_t i = 0; i < plane; ++i)
+        (*y)[base + i] = BatchNormApply(x[base + i], mean, inv, g, b);
     }
   });
 }
@@ -478,7 +479,7 @@ void BatchNormBackward(const TensorT<T>& dy, const TensorT<T>& gamma,
     for (int j = 0; j < n; ++j) {
       for (int64_t i = 0; i < plane; ++i) {
         int64_t e = at(j, ch, i);
-        (*dx)[e] = g * ((dy[e] - k1) - cache.xhat[e] * k2);
+        (*dx)[e] = BatchNormGradInput(dy[e], cache.xhat[e], k1, k2, g);
       }
     }
   });
@@ -489,15 +490,14 @@ void BatchNormBackward(const TensorT<T>& dy, const TensorT<T>& gamma,
 template <typename T>
 void ReluForward(const TensorT<T>& x, TensorT<T>* y) {
   if (y != &x) y->Resize(x.n(), x.c(), x.h(), x.w());
-  ParallelElements(static_cast<int64_t>(x.size()),
-                   [&](int64_t i) { (*y)[i] = x[i] > T(0) ? x[i] : T(0); });
+  ParallelElements(static_cast<int64_t>(x.size()), [&](int64_t i) { (*y)[i] = ReluApply(x[i]); });
 }
 
 template <typename T>
 void ReluBackward(const TensorT<T>& y, const TensorT<T>& dy, TensorT<T>* dx) {
   if (dx != &dy) dx->Resize(dy.n(), dy.c(), dy.h(), dy.w());
   ParallelElements(static_cast<int64_t>(dy.size()),
-                   [&](int64_t i) { (*dx)[i] = y[i] > T(0) ? dy[i] : T(0); });
+                   [&](int64_t i) { (*dx)[i] = ReluGrad(y[i], dy[i]); });
 }
 
 template <typename T>
@@ -512,13 +512,9 @@ void MaxPoolForward(const TensorT<T>& x, TensorT<T>* y, std::vector<uint8_t>* ar
     for (int i = 0; i < ho; ++i) {
       for (int j = 0; j < wo; ++j) {
         const T* q = s + 2 * i * x.w() + 2 * j;
-        T best = q[0];
-        uint8_t win = 0;
-        if (q[1] > best) best = q[1], win = 1;
-        if (q[x.w()] > best) best = q[x.w()], win = 2;
-        if (q[x.w() + 1] > best) best = q[x.w() + 1], win = 3;
-        d[i * wo + j] = best;
-        am[i * wo + j] = win;
+        const int win = MaxPoolWinner(q[0], q[1], q[x.w()], q[x.w() + 1]);
+        d[i * wo + j] = q[(win / 2) * x.w() + win % 2];
+        am[i * wo + j] = static_cast<uint8_t>(win);
       }
     }
   });

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "pipeline/core/philox.h"
+#include "pipeline/train/kernels.h"
 
 namespace petprep {
 namespace {
@@ -58,13 +59,7 @@ void AdamStep(const AdamOptions& o, uint64_t t, const std::vector<Tensor*>& para
       s.v.Resize(w.n(), w.c(), w.h(), w.w());
     }
     ForElements(w.size(), [&](size_t e) {
-      const float ge = g[e];
-      const float m = b1 * s.m[e] + c1 * ge;
-      const float v = b2 * s.v[e] + c2 * (ge * ge);
-      s.m[e] = m;
-      s.v[e] = v;
-      const float denom = std::sqrt(v) / bc2_sqrt + eps;
-      w[e] = w[e] - step_size * (m / denom);
+      w[e] = AdamUpdate(w[e], g[e], &s.m[e], &s.v[e], b1, c1, b2, c2, step_size, bc2_sqrt, eps);
     });
   }
 }
@@ -79,11 +74,7 @@ void SgdStep(const SgdOptions& o, uint64_t t, const std::vector<Tensor*>& params
     Tensor& b = (*buffers)[i];
     const bool first = t <= 1 || !b.SameShape(w);
     if (!b.SameShape(w)) b.Resize(w.n(), w.c(), w.h(), w.w());
-    ForElements(w.size(), [&](size_t e) {
-      const float buf = first ? g[e] : mu * b[e] + g[e];
-      b[e] = buf;
-      w[e] = w[e] - lr * buf;
-    });
+    ForElements(w.size(), [&](size_t e) { w[e] = SgdUpdate(w[e], g[e], &b[e], first, mu, lr); });
   }
 }
 
