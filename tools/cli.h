@@ -42,6 +42,9 @@ int RunEnv(CommandContext& ctx);
 int RunPartition(CommandContext& ctx);
 int RunPreview(CommandContext& ctx);
 int RunSelftest(CommandContext& ctx);
+int RunTrain(CommandContext& ctx);
+int RunEval(CommandContext& ctx);
+int RunPredict(CommandContext& ctx);
 int RunSynth(CommandContext& ctx);
 int RunVerify(CommandContext& ctx);
 

@@ -129,6 +129,19 @@ std::vector<Tensor*> UNet::Buffers() {
   return p;
 }
 
+std::vector<std::string> UNet::BufferNames() const {
+  std::vector<std::string> p;
+  auto block = [&](const Block& b) {
+    for (const Bn* bn : {&b.b1, &b.b2}) {
+      p.push_back(bn->name + ".running_mean");
+      p.push_back(bn->name + ".running_var");
+    }
+  };
+  for (const Block& b : enc_) block(b);
+  for (int i = static_cast<int>(up_.size()) - 1; i >= 0; --i) block(dec_[i]);
+  return p;
+}
+
 size_t UNet::ParamCount() const {
   size_t n = 0;
   for (Tensor* t : const_cast<UNet*>(this)->Params()) n += t->size();

@@ -48,6 +48,7 @@ class UNet {
   std::vector<std::string> ParamNames() const;
   // BatchNorm running statistics, in layer order (mean, var per BN).
   std::vector<Tensor*> Buffers();
+  std::vector<std::string> BufferNames() const;  // "<bn>.running_mean", "<bn>.running_var"
   size_t ParamCount() const;
   // SHA-256 over the parameters then the buffers, in order (little-endian float bytes).
   Sha256Digest WeightsDigest();

@@ -1,0 +1,45 @@
+// petprep eval: a run's metrics on a split.
+#include <cstdio>
+
+#include "pipeline/train/trainer.h"
+#include "tools/cli.h"
+
+namespace petprep {
+
+int RunEval(CommandContext& ctx) {
+  CLI::App app;
+  SetupApp(app, ctx,
+           "Evaluate a training run's weights (its newest step checkpoint, or --checkpoint best / "
+           "FILE) on a split of its dataset (or --data DIR of the same image size): mean IoU, IoU "
+           "per class (pet, background, border), macro F1 and pixel accuracy. Prints them and "
+           "writes RUN/eval-<split>.json.",
+           "petprep eval runs/a --split test");
+  std::string run, split = "test", data, checkpoint;
+  int threads = 0;
+  app.add_option("run", run, "The run folder")->required()->type_name("RUN");
+  app.add_option("--split", split, "test, validation or calibration")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"test", "validation", "calibration", "train"}));
+  app.add_option("--data", data, "Another dataset folder (default: the run's)")->type_name("DIR");
+  app.add_option("--checkpoint", checkpoint,
+                 "best, or a checkpoint file (default: the newest step)");
+  app.add_option("--threads", threads, "Threads (default: all cores)")->check(CLI::Range(1, 1024));
+  int rc;
+  if (!ParseArgs(app, ctx, &rc)) return rc;
+  nlohmann::ordered_json m;
+  Status s = EvaluateRun(run, split, data, checkpoint, threads, &m);
+  if (!s.ok()) return ReportError(ctx, s);
+  auto num = [](const nlohmann::ordered_json& v) { return v.is_null() ? -1.0 : v.get<double>(); };
+  std::printf("%s: %llu records, step %llu\n", split.c_str(),
+              static_cast<unsigned long long>(m["records"].get<uint64_t>()),
+              static_cast<unsigned long long>(m["step"].get<uint64_t>()));
+  std::printf(
+      "mean_iou %.4f  iou pet %.4f background %.4f border %.4f  f1 %.4f  pixel_accuracy %.4f  loss "
+      "%.4f\n",
+      num(m["mean_iou"]), num(m["iou"]["pet"]), num(m["iou"]["background"]),
+      num(m["iou"]["border"]), num(m["f1"]), num(m["pixel_accuracy"]), num(m["loss"]));
+  std::printf("written: %s/eval-%s.json\n", run.c_str(), split.c_str());
+  return kExitOk;
+}
+
+}  // namespace petprep

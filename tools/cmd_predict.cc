@@ -1,0 +1,37 @@
+// petprep predict: masks and overlays for images of any size.
+#include <cstdio>
+
+#include "pipeline/train/threads.h"
+#include "pipeline/train/trainer.h"
+#include "tools/cli.h"
+
+namespace petprep {
+
+int RunPredict(CommandContext& ctx) {
+  CLI::App app;
+  SetupApp(app, ctx,
+           "Segment images with a run's weights: each image (JPEG, PNG, GIF, any size) is resized "
+           "to the model's input, segmented, and the mask resized back; OUT/<name>.mask.png holds "
+           "class ids (0 pet, 1 background, 2 border) and OUT/<name>.overlay.png the image with "
+           "the pet in orange and the border in yellow.",
+           "petprep predict runs/a --image photo.jpg --out predictions");
+  std::string run, out, checkpoint;
+  std::vector<std::string> images;
+  int threads = 0;
+  app.add_option("run", run, "The run folder")->required()->type_name("RUN");
+  app.add_option("--image", images, "Image files")->required()->expected(1, -1)->type_name("FILE");
+  app.add_option("--out", out, "Output folder")->required()->type_name("DIR");
+  app.add_option("--checkpoint", checkpoint,
+                 "best, or a checkpoint file (default: the newest step)");
+  app.add_option("--threads", threads, "Threads (default: all cores)")->check(CLI::Range(1, 1024));
+  int rc;
+  if (!ParseArgs(app, ctx, &rc)) return rc;
+  std::vector<std::string> written;
+  Status s =
+      WithThreads(threads, [&] { return PredictRun(run, images, out, checkpoint, &written); });
+  if (!s.ok()) return ReportError(ctx, s);
+  for (const std::string& w : written) std::printf("%s\n", w.c_str());
+  return kExitOk;
+}
+
+}  // namespace petprep
