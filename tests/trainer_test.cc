@@ -1,0 +1,311 @@
+#include "pipeline/train/trainer.h"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "pipeline/core/atomic_file.h"
+#include "pipeline/dataset/codec.h"
+#include "pipeline/dataset/dataset_reader.h"
+#include "pipeline/train/checkpoint.h"
+#include "pipeline/train/metrics.h"
+#include "tests/test_util.h"
+
+namespace petprep {
+namespace {
+
+using Json = nlohmann::json;
+
+std::string Slurp(const std::string& path) {
+  auto r = ReadFile(path);
+  return r.ok() ? *r : "";
+}
+
+Json JsonFile(const std::string& path) { return Json::parse(Slurp(path)); }
+
+// The first step whose metrics.jsonl line differs between two runs (0: none).
+uint64_t FirstDifferingStep(const std::string& a, const std::string& b) {
+  std::istringstream ia(Slurp(a)), ib(Slurp(b));
+  std::string la, lb;
+  while (true) {
+    bool ga = static_cast<bool>(std::getline(ia, la)), gb = static_cast<bool>(std::getline(ib, lb));
+    if (!ga && !gb) return 0;
+    if (ga != gb || la != lb)
+      return ga ? Json::parse(la).value("step", uint64_t{1})
+                : Json::parse(lb).value("step", uint64_t{1});
+  }
+}
+
+void ExpectSameRun(const std::string& a, const std::string& b) {
+  EXPECT_EQ(JsonFile(a + "/summary.json")["weights_sha256"],
+            JsonFile(b + "/summary.json")["weights_sha256"])
+      << a << " vs " << b << ": first differing step in metrics.jsonl: "
+      << FirstDifferingStep(a + "/metrics.jsonl", b + "/metrics.jsonl");
+  EXPECT_EQ(FirstDifferingStep(a + "/metrics.jsonl", b + "/metrics.jsonl"), 0u) << a << " vs " << b;
+}
+
+class TrainerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new testing::TempDir();
+    data32_ = testing::MakeDataset(dir_->path() + "/a", 60, 5, 32);
+    data16_ = testing::MakeDataset(dir_->path() + "/b", 30, 5, 16);
+  }
+  static void TearDownTestSuite() { delete dir_; }
+
+  static std::string Run(const std::string& name) { return dir_->path() + "/" + name; }
+  static testing::CommandResult Train(const std::string& name, const std::string& extra) {
+    return testing::RunPetprep(
+        "train --data " + data32_ + " --out " + Run(name) +
+        " --widths 4 8 16 --batch 4 --steps-per-epoch 10 --epochs 2 --dropout 0.1 -q " + extra);
+  }
+
+  static testing::TempDir* dir_;
+  static std::string data32_, data16_;
+};
+
+testing::TempDir* TrainerTest::dir_ = nullptr;
+std::string TrainerTest::data32_, TrainerTest::data16_;
+
+TEST_F(TrainerTest, SameWeightsForThreadsRerunAndResume) {
+  auto one = Train("t1", "--threads 1");
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  auto two = Train("t2", "--threads 2");
+  ASSERT_EQ(two.exit_code, 0) << two.err;
+  auto again = Train("t2b", "--threads 2");
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  ExpectSameRun(Run("t1"), Run("t2"));
+  ExpectSameRun(Run("t2"), Run("t2b"));
+  Json s = JsonFile(Run("t1") + "/summary.json");
+  EXPECT_EQ(s["steps"], 20);
+  EXPECT_TRUE(s["finished"].get<bool>());
+  EXPECT_NE(one.out.find("weights sha256: " + s["weights_sha256"].get<std::string>()),
+            std::string::npos);
+
+  // --max-steps 10, then --resume (with another thread count): the uninterrupted 20 steps.
+  auto half = Train("r", "--threads 2 --max-steps 10");
+  ASSERT_EQ(half.exit_code, 0) << half.err;
+  EXPECT_FALSE(JsonFile(Run("r") + "/summary.json")["finished"].get<bool>());
+  auto rest = testing::RunPetprep("train --out " + Run("r") + " --resume --threads 1 -q");
+  ASSERT_EQ(rest.exit_code, 0) << rest.err;
+  ExpectSameRun(Run("t1"), Run("r"));
+
+  // Another seed: other weights from the first step.
+  auto other = Train("s", "--seed 43");
+  ASSERT_EQ(other.exit_code, 0) << other.err;
+  EXPECT_NE(JsonFile(Run("s") + "/summary.json")["weights_sha256"], s["weights_sha256"]);
+  EXPECT_EQ(FirstDifferingStep(Run("t1") + "/metrics.jsonl", Run("s") + "/metrics.jsonl"), 1u);
+}
+
+TEST_F(TrainerTest, RunFolderContents) {
+  auto r = Train("f", "--hash-every 5");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string run = Run("f");
+  Json config = JsonFile(run + "/config.json");
+  EXPECT_EQ(config["training"]["batch"], 4);
+  EXPECT_EQ(config["training"]["image_size"], 32);
+  EXPECT_EQ(config["training"]["model"]["widths"], Json::array({4, 8, 16}));
+  EXPECT_EQ(config["training"]["dataset_fingerprint"].get<std::string>().size(), 64u);
+  EXPECT_TRUE(config["provenance"].is_object());
+  // metrics.jsonl: a line per step, the weights' hash every 5 steps, a validation line per epoch.
+  std::istringstream in(Slurp(run + "/metrics.jsonl"));
+  std::string line;
+  int steps = 0, epochs = 0, hashes = 0;
+  while (std::getline(in, line)) {
+    Json j = Json::parse(line);
+    if (j.contains("validation")) {
+      ++epochs;
+      for (const char* k : {"loss", "mean_iou", "f1", "pixel_accuracy"})
+        EXPECT_TRUE(j["validation"].contains(k)) << k;
+      for (const char* k : {"pet", "background", "border"})
+        EXPECT_TRUE(j["validation"]["iou"].contains(k)) << k;
+    } else {
+      ++steps;
+      EXPECT_EQ(j["step"], steps);
+      EXPECT_EQ(j["batch_sha256"].get<std::string>().size(), 64u);
+      hashes += j.contains("weights_sha256");
+    }
+  }
+  EXPECT_EQ(steps, 20);
+  EXPECT_EQ(epochs, 2);
+  EXPECT_EQ(hashes, 4);
+  auto list = ListCheckpoints(run + "/checkpoints");
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list.back().first, 20u);
+  EXPECT_TRUE(PeekCheckpoint(run + "/checkpoints/best.ckpt").ok());
+  Json summary = JsonFile(run + "/summary.json");
+  EXPECT_TRUE(summary["test"].contains("mean_iou"));
+
+  auto e = testing::RunPetprep("eval " + run + " --split validation -q");
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  Json ev = JsonFile(run + "/eval-validation.json");
+  for (const char* k : {"mean_iou", "iou", "f1", "pixel_accuracy"})
+    EXPECT_TRUE(ev.contains(k)) << k;
+  EXPECT_EQ(ev["weights_sha256"], summary["weights_sha256"]);
+  // The last epoch's validation in metrics.jsonl is what eval computes from the last checkpoint.
+  EXPECT_EQ(ev["mean_iou"], summary["validation"]["mean_iou"]);
+
+  // predict: a mask of class ids and an overlay, at the image's own size.
+  const std::string pet = dir_->path() + "/a/data/petset/Abyssinian_1/";
+  std::string src = pet + "image.jpg";
+  if (!ReadFile(src).ok()) src = pet + "image.tiff";
+  Json meta = JsonFile(pet + "metadata.json");
+  auto p =
+      testing::RunPetprep("predict " + run + " --image " + src + " --out " + Run("pred") + " -q");
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  EXPECT_NE(p.out.find("/image.mask.png\n"), std::string::npos) << p.out;
+  auto mask = DecodePng(Slurp(Run("pred") + "/image.mask.png"));
+  ASSERT_TRUE(mask.ok()) << mask.status().ToString();
+  EXPECT_EQ(mask->width, meta["width"].get<int>());
+  EXPECT_EQ(mask->height, meta["height"].get<int>());
+  EXPECT_EQ(mask->channels, 1);
+  for (uint8_t v : mask->data) ASSERT_LE(v, 2);
+  auto overlay = DecodePng(Slurp(Run("pred") + "/image.overlay.png"));
+  ASSERT_TRUE(overlay.ok());
+  EXPECT_EQ(overlay->channels, 3);
+  EXPECT_EQ(overlay->width, mask->width);
+  auto bad = testing::RunPetprep("predict " + run + " --image " + run + "/config.json --out " +
+                                 Run("pred") + " -q");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("config.json"), std::string::npos) << bad.err;
+}
+
+TEST_F(TrainerTest, BadInput) {
+  auto missing =
+      testing::RunPetprep("train --data " + Run("nowhere") + " --out " + Run("x") + " -q");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("nowhere"), std::string::npos) << missing.err;
+
+  const std::string cfg = Run("bad.json");
+  ASSERT_TRUE(WriteFileAtomic(cfg, "{\"batch_size\": 4, \"warmup\": 3}").ok());
+  auto unknown = testing::RunPetprep("train --data " + data32_ + " --out " + Run("y") +
+                                     " --config " + cfg + " -q");
+  EXPECT_NE(unknown.exit_code, 0);
+  EXPECT_NE(unknown.err.find("unknown key 'warmup'"), std::string::npos) << unknown.err;
+
+  // The blog's file is accepted, with notes; options given here win.
+  auto blog =
+      testing::RunPetprep("train --data " + data32_ + " --out " + Run("blog") + " --config " +
+                          std::string(PETPREP_SOURCE_DIR) + "/examples/blog_hyperparameters.json" +
+                          " --batch 4 --widths 4 8 --max-steps 2 -q");
+  ASSERT_EQ(blog.exit_code, 0) << blog.err;
+  EXPECT_NE(blog.err.find("'iterations'"), std::string::npos) << blog.err;
+  EXPECT_NE(blog.err.find("MobileNetV2"), std::string::npos) << blog.err;
+  Json bc = JsonFile(Run("blog") + "/config.json");
+  EXPECT_EQ(bc["training"]["batch"], 4);
+  EXPECT_EQ(bc["training"]["epochs"], 12);
+  EXPECT_EQ(bc["training"]["steps_per_epoch"], 84);
+  EXPECT_EQ(bc["training"]["lr"], 0.0018464290366223407);
+
+  // A run folder is not overwritten.
+  auto again = testing::RunPetprep("train --data " + data32_ + " --out " + Run("blog") + " -q");
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.err.find("--resume"), std::string::npos) << again.err;
+
+  // A damaged checkpoint is named; no silent fallback to an older one.
+  auto half = Train("c", "--max-steps 10 --keep 5");
+  ASSERT_EQ(half.exit_code, 0) << half.err;
+  auto list = ListCheckpoints(Run("c") + "/checkpoints");
+  ASSERT_FALSE(list.empty());
+  std::string bytes = Slurp(list.back().second);
+  bytes[bytes.size() / 2] ^= 0x20;
+  ASSERT_TRUE(WriteFileAtomic(list.back().second, bytes).ok());
+  auto corrupt = testing::RunPetprep("train --out " + Run("c") + " --resume -q");
+  EXPECT_EQ(corrupt.exit_code, 1);
+  EXPECT_NE(corrupt.err.find(list.back().second), std::string::npos) << corrupt.err;
+  EXPECT_NE(corrupt.err.find("SHA-256"), std::string::npos) << corrupt.err;
+
+  // --resume against a dataset of another image size.
+  auto half2 = Train("z", "--max-steps 5");
+  ASSERT_EQ(half2.exit_code, 0) << half2.err;
+  auto size =
+      testing::RunPetprep("train --out " + Run("z") + " --resume --data " + data16_ + " -q");
+  EXPECT_EQ(size.exit_code, 2);
+  EXPECT_NE(size.err.find("32 px"), std::string::npos) << size.err;
+  EXPECT_NE(size.err.find("16 px"), std::string::npos) << size.err;
+  auto eval_size = testing::RunPetprep("eval " + Run("z") + " --data " + data16_ + " -q");
+  EXPECT_EQ(eval_size.exit_code, 2);
+
+  auto nothing = testing::RunPetprep("train --out " + Run("never") + " --resume -q");
+  EXPECT_EQ(nothing.exit_code, 1);
+  EXPECT_NE(nothing.err.find("nothing to resume"), std::string::npos) << nothing.err;
+  auto not_run = testing::RunPetprep("eval " + Run("never") + " -q");
+  EXPECT_EQ(not_run.exit_code, 1);
+  EXPECT_NE(not_run.err.find("not a training run"), std::string::npos) << not_run.err;
+}
+
+// A per-pixel colour classifier: the majority class of each RGB bin (8 levels per channel)
+// over the train split's pixels, applied to the validation split.
+double ColourClassifierMeanIou(const std::string& data) {
+  auto d = DatasetReader::Open(data);
+  EXPECT_TRUE(d.ok());
+  auto bin = [](const uint8_t* px) { return (px[0] >> 5) * 64 + (px[1] >> 5) * 8 + (px[2] >> 5); };
+  std::vector<std::array<uint64_t, 3>> counts(512, {0, 0, 0});
+  auto train = (*d)->Split("train");
+  for (size_t i = 0; i < (*train)->size(); ++i) {
+    auto r = (*train)->Read(i);
+    auto img = DecodeRecordImage(r->image());
+    auto mask = DecodeRecordImage(r->mask());
+    for (size_t p = 0; p < mask->data.size(); ++p) ++counts[bin(&img->data[p * 3])][mask->data[p]];
+  }
+  SegmentationMetrics m;
+  auto val = (*d)->Split("validation");
+  for (size_t i = 0; i < (*val)->size(); ++i) {
+    auto r = (*val)->Read(i);
+    auto img = DecodeRecordImage(r->image());
+    auto mask = DecodeRecordImage(r->mask());
+    std::vector<uint8_t> pred(mask->data.size());
+    for (size_t p = 0; p < pred.size(); ++p) {
+      const auto& c = counts[bin(&img->data[p * 3])];
+      pred[p] = c[0] > c[1] && c[0] >= c[2] ? 0 : (c[2] > c[1] ? 2 : 1);
+    }
+    m.Add(mask->data, pred);
+  }
+  return m.MeanIou();
+}
+
+TEST(TrainerLearningTest, BeatsAPerPixelColourClassifier) {
+  testing::TempDir dir;
+  const std::string data = testing::MakeDataset(dir.path(), 400, 11, 64);
+  const double colour = ColourClassifierMeanIou(data);
+  auto r = testing::RunPetprep("train --data " + data + " --out " + dir.path() +
+                               "/run --epochs 8 --batch 8 --lr 0.002 --threads 2 -q");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Json s = JsonFile(dir.path() + "/run/summary.json");
+  const double unet = s["validation"]["mean_iou"].get<double>();
+  std::printf(
+      "validation mean IoU: U-Net %.4f (pet %.4f, background %.4f), colour classifier %.4f\n", unet,
+      s["validation"]["iou"]["pet"].get<double>(),
+      s["validation"]["iou"]["background"].get<double>(), colour);
+  EXPECT_GT(unet, colour + 0.1);
+  EXPECT_GT(s["validation"]["iou"]["pet"].get<double>(), 0.6);
+}
+
+TEST(MetricsTest, ConfusionCounts) {
+  SegmentationMetrics m;
+  // truth:     0 0 1 1 2 1
+  // predicted: 0 1 1 1 2 0
+  m.Add({0, 0, 1, 1, 2, 1}, {0, 1, 1, 1, 2, 0});
+  std::vector<double> iou = m.Iou();
+  EXPECT_DOUBLE_EQ(iou[0], 1.0 / 3);  // tp 1, fp 1, fn 1
+  EXPECT_DOUBLE_EQ(iou[1], 2.0 / 4);  // tp 2, fp 1, fn 1
+  EXPECT_DOUBLE_EQ(iou[2], 1.0);
+  EXPECT_DOUBLE_EQ(m.MeanIou(), (1.0 / 3 + 0.5 + 1.0) / 3);
+  EXPECT_DOUBLE_EQ(m.PixelAccuracy(), 4.0 / 6);
+  EXPECT_DOUBLE_EQ(m.F1(), (2.0 / 4 + 4.0 / 6 + 1.0) / 3);
+  Tensor logits(1, 3, 1, 2);
+  logits[0] = 1, logits[1] = 5;  // class 0
+  logits[2] = 1, logits[3] = 5;  // class 1 ties class 0 at pixel 1: the first wins
+  logits[4] = 2, logits[5] = 0;
+  EXPECT_EQ(ArgmaxClasses(logits), (std::vector<uint8_t>{2, 0}));
+}
+
+}  // namespace
+}  // namespace petprep
