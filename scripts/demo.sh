@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# petprep's main job on this machine, as far as it goes today (synth, download, partition, batches, preview):
+# petprep's main job: synth -> download -> partition -> batches -> train -> eval -> predict:
 #   scripts/demo.sh          the synthetic dataset (fully offline)
 #   scripts/demo.sh --real   the real Oxford-IIIT Pet archives (about 810 MB from the network)
 # Outputs go to demo-out/ (or $PETPREP_DEMO_DIR).
@@ -75,6 +75,40 @@ done
 "$petprep" -q preview --data "$out/data/dataset" --count 16 --seed 7 --augment "$out/augment.json" \
   --out "$out/preview.png" >/dev/null
 echo "a grid of 16 augmented samples with their masks: $out/preview.png"
+
+step "petprep selftest: this machine computes petprep's canonical arithmetic"
+"$petprep" selftest --threads 2 | tail -n 1
+
+step "petprep train: the U-Net on a 64x64 partition, 5 epochs on 2 threads"
+"$petprep" partition --input "$out/data/petset" --output "$out/data/dataset64" --size 64 --force --quiet | tail -n 1
+rm -rf "$out/runs"
+"$petprep" train --data "$out/data/dataset64" --out "$out/runs/a" --epochs 5 --batch 8 --lr 0.002 \
+  --threads 2 --hash-every 20
+grep '"validation"' "$out/runs/a/metrics.jsonl" | sed 's/.*"step":\([0-9]*\).*"mean_iou":\([0-9.]*\).*/  step \1: validation mean IoU \2/'
+
+step "again on 1 thread, stopped at step 40: the same weights as the first run's at step 40"
+"$petprep" train --data "$out/data/dataset64" --out "$out/runs/b" --epochs 5 --batch 8 --lr 0.002 \
+  --threads 1 --hash-every 20 --max-steps 40 --quiet | tail -n 1
+first=$(grep '"step":40,' "$out/runs/a/metrics.jsonl" | sed 's/.*"weights_sha256":"\([0-9a-f]*\)".*/\1/')
+echo "first run at step 40:   $first"
+second=$(sed -n 's/.*"weights_sha256": "\([0-9a-f]*\)".*/\1/p' "$out/runs/b/summary.json")
+echo "second run at step 40:  $second"
+if [ "$first" != "$second" ]; then echo "MISMATCH" >&2; exit 1; fi
+
+step "resume the second run to the end: the first run's final weights"
+"$petprep" train --out "$out/runs/b" --resume --threads 2 --quiet | tail -n 1
+if cmp "$out/runs/a/metrics.jsonl" "$out/runs/b/metrics.jsonl"; then
+  echo "metrics.jsonl identical, step by step"
+else
+  echo "MISMATCH in metrics.jsonl" >&2
+  exit 1
+fi
+
+step "petprep eval and predict"
+"$petprep" eval "$out/runs/a" --split test
+# shellcheck disable=SC2046
+"$petprep" predict "$out/runs/a" --out "$out/predictions" --image $(ls "$out"/data/petset/*/image.* | head -n 3)
+echo "masks (class ids) and overlays (pet orange, border yellow) of three pictures: $out/predictions"
 
 step "petprep synth --defects: every defect kind of the real archives, listed in defects.json"
 "$petprep" synth --out "$out/synth-defects" --count 100 --seed 7 --defects --quiet

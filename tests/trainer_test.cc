@@ -160,14 +160,14 @@ TEST_F(TrainerTest, RunFolderContents) {
   auto p =
       testing::RunPetprep("predict " + run + " --image " + src + " --out " + Run("pred") + " -q");
   ASSERT_EQ(p.exit_code, 0) << p.err;
-  EXPECT_NE(p.out.find("/image.mask.png\n"), std::string::npos) << p.out;
-  auto mask = DecodePng(Slurp(Run("pred") + "/image.mask.png"));
+  EXPECT_NE(p.out.find("/Abyssinian_1.mask.png\n"), std::string::npos) << p.out;
+  auto mask = DecodePng(Slurp(Run("pred") + "/Abyssinian_1.mask.png"));
   ASSERT_TRUE(mask.ok()) << mask.status().ToString();
   EXPECT_EQ(mask->width, meta["width"].get<int>());
   EXPECT_EQ(mask->height, meta["height"].get<int>());
   EXPECT_EQ(mask->channels, 1);
   for (uint8_t v : mask->data) ASSERT_LE(v, 2);
-  auto overlay = DecodePng(Slurp(Run("pred") + "/image.overlay.png"));
+  auto overlay = DecodePng(Slurp(Run("pred") + "/Abyssinian_1.overlay.png"));
   ASSERT_TRUE(overlay.ok());
   EXPECT_EQ(overlay->channels, 3);
   EXPECT_EQ(overlay->width, mask->width);

@@ -63,8 +63,8 @@ int RunTrain(CommandContext& ctx) {
   app.add_flag("--resume", o.resume, "Continue the run in --out from its newest checkpoint");
   int rc;
   if (!ParseArgs(app, ctx, &rc)) return rc;
-  for (const char* name :
-       {"data", "seed", "epochs", "steps-per-epoch", "batch", "lr", "loss", "widths", "dropout"}) {
+  for (const char* name : {"data", "seed", "epochs", "steps-per-epoch", "batch", "lr", "loss",
+                           "widths", "dropout", "hash-every"}) {
     if (app.count(std::string("--") + name) > 0) o.given.insert(name);
   }
   if (!o.resume && o.data.empty()) {

@@ -323,6 +323,8 @@ Status Train(TrainOptions o, TrainResult* result) {
     TrainOptions from = o;
     PETPREP_RETURN_IF_ERROR(OptionsFromTraining(config["training"], config_path, &from, &spec));
     if (o.given.count("data") == 0) from.data = config.value("data", "");
+    if (o.given.count("hash-every") == 0)
+      from.hash_every = config.value("hash_every", o.hash_every);
     o = from;
   } else {
     if (!o.config_path.empty())
@@ -411,6 +413,7 @@ Status Train(TrainOptions o, TrainResult* result) {
     config = Json();
     config["training"] = training;
     config["data"] = o.data;
+    config["hash_every"] = o.hash_every;
     config["config_file"] = o.config_path.empty() ? Json() : Json(o.config_path);
     config["notes"] = result->notes;
     config["provenance"] = ProvenanceJson(CollectProvenance());
@@ -616,8 +619,14 @@ Status PredictRun(const std::string& run, const std::vector<std::string>& images
           px[k] = static_cast<uint8_t>((px[k] + tint[c == 0 ? 0 : 1][k]) / 2);
       }
     }
-    std::string base = path.substr(path.find_last_of('/') + 1);
+    // OUT/<stem>; a petset folder's image.jpg is named after its pet (the folder).
+    const size_t slash = path.find_last_of('/');
+    std::string base = path.substr(slash == std::string::npos ? 0 : slash + 1);
     base = base.substr(0, base.find_last_of('.'));
+    if (base == "image" && slash != std::string::npos && slash > 0) {
+      const std::string parent = path.substr(0, slash);
+      base = parent.substr(parent.find_last_of('/') + 1);
+    }
     auto mask_png = EncodePng(mask);
     auto overlay_png = EncodePng(overlay);
     if (!mask_png.ok()) return mask_png.status();

@@ -68,7 +68,8 @@ Status EvaluateRun(const std::string& run, const std::string& split, const std::
 
 // For each image file (any size; JPEG, PNG, GIF, ...): the predicted class mask at the
 // image's size (PNG, class ids 0 pet, 1 background, 2 border) and an overlay (PNG, pet orange,
-// border yellow), as OUT/<name>.mask.png and OUT/<name>.overlay.png. The ops run on the
+// border yellow), as OUT/<stem>.mask.png and OUT/<stem>.overlay.png (a petset folder's image.jpg
+// takes the folder's name, the pet id). The ops run on the
 // calling oneTBB arena.
 Status PredictRun(const std::string& run, const std::vector<std::string>& images,
                   const std::string& out_dir, const std::string& checkpoint,
