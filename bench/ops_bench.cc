@@ -5,8 +5,6 @@
 //   build/bench/ops_bench [--runs 5] [--batch 8] [--size 128]
 //
 // PETPREP_SIMD=scalar|avx2|avx512 picks the kernels' path (default: the widest).
-#include <immintrin.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -17,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/fma_peak.h"
 #include "pipeline/train/ops.h"
 #include "pipeline/train/simd.h"
 #include "pipeline/train/threads.h"
@@ -40,32 +39,6 @@ double TimeIt(int runs, const std::function<void()>& f) {
     t.push_back(std::chrono::duration<double>(Clock::now() - a).count());
   }
   return Median(t);
-}
-
-// 12 independent FMA chains of 8 lanes: 2 * 8 * 12 flops per iteration.
-__attribute__((target("avx2,fma"))) float FmaLoop(int64_t iters) {
-  __m256 a[12];
-  for (int i = 0; i < 12; ++i) a[i] = _mm256_set1_ps(1.0f + i * 1e-3f);
-  const __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
-  for (int64_t k = 0; k < iters; ++k) {
-    for (int i = 0; i < 12; ++i) a[i] = _mm256_fmadd_ps(a[i], m, c);
-  }
-  __m256 s = a[0];
-  for (int i = 1; i < 12; ++i) s = _mm256_add_ps(s, a[i]);
-  float out[8];
-  _mm256_storeu_ps(out, s);
-  return out[0];
-}
-
-double PeakGflops(int threads) {
-  const int64_t iters = 100000000 / 4;
-  std::vector<std::thread> pool;
-  std::vector<float> sink(threads);
-  auto a = Clock::now();
-  for (int t = 0; t < threads; ++t) pool.emplace_back([&, t] { sink[t] = FmaLoop(iters); });
-  for (auto& th : pool) th.join();
-  double s = std::chrono::duration<double>(Clock::now() - a).count();
-  return 2.0 * 8 * 12 * iters * threads / s / 1e9;
 }
 
 void Fill(Tensor* t) {
@@ -96,7 +69,7 @@ int main(int argc, char** argv) {
   const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   double peak[3] = {0, 0, 0};
   if (avx2) {
-    for (int t = 1; t <= 2; ++t) peak[t] = PeakGflops(t);
+    for (int t = 1; t <= 2; ++t) peak[t] = petprep::bench::FmaPeakGflops(t);
     std::printf("FP32 FMA peak (AVX2, 12 chains): 1 thread %.1f GFLOP/s, 2 threads %.1f GFLOP/s\n",
                 peak[1], peak[2]);
   }

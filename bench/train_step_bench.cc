@@ -1,0 +1,171 @@
+// B3 (../shared/BENCHMARKS.md): one training step of the reference U-Net (widths 16-32-64-128,
+// 482,771 parameters) on an 8x3x128x128 batch, softmax cross-entropy, Adam lr 1e-3: the
+// median step time on 1 and 2 threads, the weights' SHA-256 after 10 steps on each, and the
+// fraction of the measured FP32 FMA peak.
+//
+//   build/bench/train_step_bench [--steps 20] [--warmup 3] [--batch 8] [--size 128]
+//   build/bench/train_step_bench --export DIR     # weights, batch, loss and gradients of one
+//                                                 # step, for bench/torch_compare.py
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "bench/fma_peak.h"
+#include "pipeline/core/philox.h"
+#include "pipeline/train/ops.h"
+#include "pipeline/train/optim.h"
+#include "pipeline/train/simd.h"
+#include "pipeline/train/threads.h"
+#include "pipeline/train/unet.h"
+
+namespace {
+
+using petprep::Tensor;
+using Clock = std::chrono::steady_clock;
+
+struct Batch {
+  Tensor x;
+  std::vector<uint8_t> y;
+};
+
+Batch MakeBatch(int n, int side) {
+  Batch b;
+  b.x.Resize(n, 3, side, side);
+  b.y.resize(static_cast<size_t>(n) * side * side);
+  petprep::PhiloxStream s(petprep::DeriveKey(1234, petprep::RandomPurpose::kSynth), 0, 0);
+  for (size_t i = 0; i < b.x.size(); ++i) b.x[i] = s.Uniform();
+  for (auto& v : b.y) v = static_cast<uint8_t>(s.Below(3));
+  return b;
+}
+
+// Forward MACs of the convolutions for one image.
+double ForwardMacs(const std::vector<int>& w, int side) {
+  double macs = 0;
+  int s = side, cin = 3;
+  for (size_t i = 0; i < w.size(); ++i) {
+    macs += 9.0 * s * s * (cin * w[i] + w[i] * w[i]);
+    cin = w[i];
+    if (i + 1 < w.size()) s /= 2;
+  }
+  for (int i = static_cast<int>(w.size()) - 2; i >= 0; --i) {
+    macs += 4.0 * s * s * w[i + 1] * w[i];  // transposed conv from s to 2s
+    s *= 2;
+    macs += 9.0 * s * s * (2 * w[i] * w[i] + w[i] * w[i]);
+  }
+  macs += static_cast<double>(s) * s * w[0] * 3;
+  return macs;
+}
+
+struct Trainer {
+  petprep::UNet net{petprep::UNetConfig{}};
+  std::vector<petprep::AdamSlot> slots;
+  uint64_t t = 0;
+  Trainer() { net.Init(0); }
+  float Step(const Batch& b) {
+    const Tensor& logits = net.Forward(b.x, true, 0, t);
+    Tensor dl;
+    float loss = petprep::SoftmaxCrossEntropy(logits, b.y, &dl);
+    net.Backward(dl);
+    petprep::AdamStep(petprep::AdamOptions{}, ++t, net.Params(), net.Grads(), &slots);
+    return loss;
+  }
+};
+
+void WriteFloats(const std::string& path, const std::vector<const Tensor*>& ts) {
+  std::ofstream f(path, std::ios::binary);
+  for (const Tensor* t : ts)
+    f.write(reinterpret_cast<const char*>(t->data()), static_cast<std::streamsize>(t->size() * 4));
+}
+
+int Export(const std::string& dir, int batch, int side) {
+  Batch b = MakeBatch(batch, side);
+  petprep::UNet net{petprep::UNetConfig{}};
+  net.Init(0);
+  std::vector<Tensor*> params = net.Params();
+  std::vector<const Tensor*> cparams(params.begin(), params.end());
+  WriteFloats(dir + "/params.bin", cparams);
+  WriteFloats(dir + "/x.bin", {&b.x});
+  std::ofstream(dir + "/y.bin", std::ios::binary)
+      .write(reinterpret_cast<const char*>(b.y.data()), static_cast<std::streamsize>(b.y.size()));
+  const Tensor& logits = net.Forward(b.x, true);
+  Tensor dl;
+  float loss = petprep::SoftmaxCrossEntropy(logits, b.y, &dl);
+  net.Backward(dl);
+  WriteFloats(dir + "/grads.bin", net.Grads());
+  nlohmann::json m;
+  m["batch"] = batch;
+  m["size"] = side;
+  m["loss"] = loss;
+  std::vector<std::string> names = net.ParamNames();
+  for (size_t i = 0; i < params.size(); ++i) {
+    m["params"].push_back(
+        {{"name", names[i]},
+         {"shape", {params[i]->n(), params[i]->c(), params[i]->h(), params[i]->w()}}});
+  }
+  std::ofstream(dir + "/manifest.json") << m.dump(1) << "\n";
+  std::printf("exported the weights, batch, loss %.9g and gradients of one step to %s\n", loss,
+              dir.c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int steps = 20, warmup = 3, batch = 8, side = 128;
+  std::string export_dir;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--steps")) steps = std::atoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--warmup")) warmup = std::atoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--batch")) batch = std::atoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--size")) side = std::atoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--export")) export_dir = argv[i + 1];
+  }
+  if (!export_dir.empty()) return Export(export_dir, batch, side);
+  std::printf("command: build/bench/train_step_bench --steps %d --warmup %d --batch %d --size %d\n",
+              steps, warmup, batch, side);
+  std::printf("SIMD path: %s\n", petprep::SimdPathName(petprep::ActiveSimdPath()));
+  const double gflop = 3.0 * 2.0 * ForwardMacs({16, 32, 64, 128}, side) * batch / 1e9;
+  std::printf(
+      "U-Net 16-32-64-128, %zu parameters, %dx3x%dx%d, %.2f GFLOP per step (3x the forward's)\n",
+      petprep::UNet(petprep::UNetConfig{}).ParamCount(), batch, side, side, gflop);
+  const Batch b = MakeBatch(batch, side);
+  std::string hashes[3];
+  double median[3] = {0, 0, 0};
+  for (int t = 1; t <= 2; ++t) {
+    petprep::WithThreads(t, [&] {
+      Trainer tr;
+      for (int i = 0; i < warmup; ++i) tr.Step(b);
+      std::vector<double> ts;
+      for (int i = 0; i < steps; ++i) {
+        auto a = Clock::now();
+        tr.Step(b);
+        ts.push_back(std::chrono::duration<double>(Clock::now() - a).count() * 1e3);
+      }
+      std::sort(ts.begin(), ts.end());
+      median[t] = ts[ts.size() / 2];
+      const double peak = petprep::bench::FmaPeakGflops(t);
+      std::printf("threads=%d: median %.1f ms  min %.1f  max %.1f  %.1f GFLOP/s", t, median[t],
+                  ts.front(), ts.back(), gflop / (median[t] / 1e3));
+      if (peak > 0)
+        std::printf("  (%.0f%% of the measured FMA peak %.1f GFLOP/s)",
+                    100 * gflop / (median[t] / 1e3) / peak, peak);
+      std::printf("\n");
+      Trainer fresh;
+      float loss = 0;
+      for (int i = 0; i < 10; ++i) loss = fresh.Step(b);
+      hashes[t] = petprep::ToHex(fresh.net.WeightsDigest());
+      std::printf("hash threads=%d: %s  loss10=%.9g\n", t, hashes[t].c_str(), loss);
+      return 0;
+    });
+  }
+  std::printf("1-thread vs 2-thread bitwise identical: %s\n",
+              hashes[1] == hashes[2] ? "True" : "False");
+  std::printf("speed-up 1 -> 2 threads: %.2fx\n", median[1] / median[2]);
+  return 0;
+}
