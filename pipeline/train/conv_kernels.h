@@ -29,7 +29,7 @@ struct DotPlan {
 
 // P_n[c][k] = ChainGrad(g + n * g_n + c, gs, src + n * src_n + off[k], rs, H, W), and
 // out[c][k] = ((P_0 + P_1) + P_2) + ... over n in order. g holds, per position (y * W + x),
-// gs >= C values (positions' channels contiguous); REQUIRES: gs is a multiple of 32 and
+// gs >= C values (positions' channels contiguous); REQUIRES: gs is a multiple of 16 and
 // the values from C to gs are readable (zeros).
 template <typename T>
 struct GradPlan {

@@ -74,18 +74,20 @@ void PadOne(const TensorT<T>& x, TensorT<T>* xp) {
   });
 }
 
-// (N,C,H,W) -> per image (H*W positions) x gs channels, gs = C rounded up to 32, zeros after C.
+// (N,C,H,W) -> per image (H*W positions) x gs channels, gs = C rounded up to 16, zeros after C.
 template <typename T>
 std::vector<T> ChannelsLast(const TensorT<T>& x, int64_t* gs) {
-  *gs = (x.c() + 31) / 32 * 32;
+  *gs = (x.c() + 15) / 16 * 16;
   const int64_t plane = static_cast<int64_t>(x.plane());
   std::vector<T> out(static_cast<size_t>(x.n()) * plane * *gs, T(0));
   const int64_t stride = *gs;
-  tbb::parallel_for(0, x.n(), [&](int n) {
-    for (int c = 0; c < x.c(); ++c) {
-      const T* s = x.data() + (static_cast<int64_t>(n) * x.c() + c) * plane;
-      T* d = out.data() + static_cast<int64_t>(n) * plane * stride + c;
-      for (int64_t p = 0; p < plane; ++p) d[p * stride] = s[p];
+  const int64_t blocks = (plane + 255) / 256;
+  tbb::parallel_for(int64_t{0}, x.n() * blocks, [&](int64_t i) {
+    const int64_t n = i / blocks, p0 = (i % blocks) * 256, p1 = std::min(plane, p0 + 256);
+    const T* s = x.data() + n * x.c() * plane;
+    T* d = out.data() + n * plane * stride;
+    for (int64_t p = p0; p < p1; ++p) {
+      for (int c = 0; c < x.c(); ++c) d[p * stride + c] = s[c * plane + p];
     }
   });
   return out;
@@ -141,7 +143,7 @@ void Conv3x3Forward(const TensorT<T>& x, const TensorT<T>& w, const TensorT<T>* 
   TensorT<T> xp;
   PadOne(x, &xp);
   std::vector<int64_t> off = Offsets3x3(x.c(), xp.h(), xp.w());
-  y->Resize(x.n(), w.n(), x.h(), x.w());
+  y->Reshape(x.n(), w.n(), x.h(), x.w());
   DotPlan<T> p;
   p.src = xp.data();
   p.src_n = static_cast<int64_t>(x.c()) * xp.plane();
@@ -177,7 +179,7 @@ void Conv3x3Backward(const TensorT<T>& x, const TensorT<T>& w, const TensorT<T>&
       }
     }
     std::vector<int64_t> off = Offsets3x3(co, dyp.h(), dyp.w());
-    dx->Resize(x.n(), ci, x.h(), x.w());
+    dx->Reshape(x.n(), ci, x.h(), x.w());
     DotPlan<T> p;
     p.src = dyp.data();
     p.src_n = static_cast<int64_t>(co) * dyp.plane();
@@ -198,7 +200,7 @@ void Conv3x3Backward(const TensorT<T>& x, const TensorT<T>& w, const TensorT<T>&
   std::vector<int64_t> off = Offsets3x3(ci, xp.h(), xp.w());
   int64_t gs = 0;
   std::vector<T> g = ChannelsLast(dy, &gs);
-  dw->Resize(co, ci, 3, 3);
+  dw->Reshape(co, ci, 3, 3);
   GradPlan<T> p;
   p.g = g.data();
   p.g_n = static_cast<int64_t>(dy.plane()) * gs;
@@ -223,7 +225,7 @@ template <typename T>
 void Conv1x1Forward(const TensorT<T>& x, const TensorT<T>& w, const TensorT<T>* bias,
                     TensorT<T>* y) {
   std::vector<int64_t> off = PlaneOffsets(x.c(), static_cast<int64_t>(x.plane()));
-  y->Resize(x.n(), w.n(), x.h(), x.w());
+  y->Reshape(x.n(), w.n(), x.h(), x.w());
   DotPlan<T> p;
   p.src = x.data();
   p.src_n = static_cast<int64_t>(x.c()) * x.plane();
@@ -253,7 +255,7 @@ void Conv1x1Backward(const TensorT<T>& x, const TensorT<T>& w, const TensorT<T>&
         wt[static_cast<size_t>(i) * co + o] = w[static_cast<size_t>(o) * ci + i];
     }
     std::vector<int64_t> off = PlaneOffsets(co, plane);
-    dx->Resize(x.n(), ci, x.h(), x.w());
+    dx->Reshape(x.n(), ci, x.h(), x.w());
     DotPlan<T> p;
     p.src = dy.data();
     p.src_n = co * plane;
@@ -272,7 +274,7 @@ void Conv1x1Backward(const TensorT<T>& x, const TensorT<T>& w, const TensorT<T>&
   std::vector<int64_t> off = PlaneOffsets(ci, plane);
   int64_t gs = 0;
   std::vector<T> g = ChannelsLast(dy, &gs);
-  dw->Resize(co, ci, 1, 1);
+  dw->Reshape(co, ci, 1, 1);
   GradPlan<T> p;
   p.g = g.data();
   p.g_n = plane * gs;
@@ -299,7 +301,7 @@ void ConvT2x2Forward(const TensorT<T>& x, const TensorT<T>& w, const TensorT<T>*
   const int n = x.n(), ci = x.c(), co = w.c(), h = x.h(), wd = x.w();
   const int64_t plane = static_cast<int64_t>(x.plane());
   std::vector<int64_t> off = PlaneOffsets(ci, plane);
-  y->Resize(n, co, 2 * h, 2 * wd);
+  y->Reshape(n, co, 2 * h, 2 * wd);
   std::vector<T> z(static_cast<size_t>(n) * co * plane);
   std::vector<T> wab(static_cast<size_t>(co) * ci);
   for (int ab = 0; ab < 4; ++ab) {
@@ -352,7 +354,7 @@ void ConvT2x2Backward(const TensorT<T>& x, const TensorT<T>& w, const TensorT<T>
   });
   std::vector<int64_t> off = PlaneOffsets(co * 4, plane);
   if (dx != nullptr) {
-    dx->Resize(n, ci, h, wd);
+    dx->Reshape(n, ci, h, wd);
     DotPlan<T> p;
     p.src = d.data();
     p.src_n = co * 4 * plane;
@@ -370,7 +372,7 @@ void ConvT2x2Backward(const TensorT<T>& x, const TensorT<T>& w, const TensorT<T>
   }
   int64_t gs = 0;
   std::vector<T> g = ChannelsLast(x, &gs);
-  dw->Resize(ci, co, 2, 2);
+  dw->Reshape(ci, co, 2, 2);
   GradPlan<T> p;
   p.g = g.data();
   p.g_n = plane * gs;
@@ -398,8 +400,8 @@ void BatchNormForwardTrain(const TensorT<T>& x, const TensorT<T>& gamma, const T
   const int n = x.n(), c = x.c();
   const int64_t plane = static_cast<int64_t>(x.plane());
   const T count = static_cast<T>(static_cast<int64_t>(n) * plane);
-  y->Resize(n, c, x.h(), x.w());
-  cache->xhat.Resize(n, c, x.h(), x.w());
+  y->Reshape(n, c, x.h(), x.w());
+  cache->xhat.Reshape(n, c, x.h(), x.w());
   cache->mean.assign(c, T(0));
   cache->inv_std.assign(c, T(0));
   const T eps = static_cast<T>(kBatchNormEps), mom = static_cast<T>(kBatchNormMomentum);
@@ -441,7 +443,7 @@ void BatchNormForwardEval(const TensorT<T>& x, const TensorT<T>& gamma, const Te
                           TensorT<T>* y) {
   const int n = x.n(), c = x.c();
   const int64_t plane = static_cast<int64_t>(x.plane());
-  y->Resize(n, c, x.h(), x.w());
+  y->Reshape(n, c, x.h(), x.w());
   const T eps = static_cast<T>(kBatchNormEps);
   ParallelChannels(c, [&](int ch) {
     const T inv = T(1) / std::sqrt(running_var[ch] + eps);
@@ -461,9 +463,9 @@ void BatchNormBackward(const TensorT<T>& dy, const TensorT<T>& gamma,
   const int n = dy.n(), c = dy.c();
   const int64_t plane = static_cast<int64_t>(dy.plane());
   const T count = static_cast<T>(static_cast<int64_t>(n) * plane);
-  dx->Resize(n, c, dy.h(), dy.w());
-  dgamma->Resize(c, 1, 1, 1);
-  dbeta->Resize(c, 1, 1, 1);
+  dx->Reshape(n, c, dy.h(), dy.w());
+  dgamma->Reshape(c, 1, 1, 1);
+  dbeta->Reshape(c, 1, 1, 1);
   ParallelChannels(c, [&](int ch) {
     auto at = [&](int j, int k, int64_t i) {
       return (static_cast<int64_t>(j) * c + k) * plane + i;
@@ -489,13 +491,13 @@ void BatchNormBackward(const TensorT<T>& dy, const TensorT<T>& gamma,
 
 template <typename T>
 void ReluForward(const TensorT<T>& x, TensorT<T>* y) {
-  if (y != &x) y->Resize(x.n(), x.c(), x.h(), x.w());
+  if (y != &x) y->Reshape(x.n(), x.c(), x.h(), x.w());
   ParallelElements(static_cast<int64_t>(x.size()), [&](int64_t i) { (*y)[i] = ReluApply(x[i]); });
 }
 
 template <typename T>
 void ReluBackward(const TensorT<T>& y, const TensorT<T>& dy, TensorT<T>* dx) {
-  if (dx != &dy) dx->Resize(dy.n(), dy.c(), dy.h(), dy.w());
+  if (dx != &dy) dx->Reshape(dy.n(), dy.c(), dy.h(), dy.w());
   ParallelElements(static_cast<int64_t>(dy.size()),
                    [&](int64_t i) { (*dx)[i] = ReluGrad(y[i], dy[i]); });
 }
@@ -503,7 +505,7 @@ void ReluBackward(const TensorT<T>& y, const TensorT<T>& dy, TensorT<T>* dx) {
 template <typename T>
 void MaxPoolForward(const TensorT<T>& x, TensorT<T>* y, std::vector<uint8_t>* argmax) {
   const int ho = x.h() / 2, wo = x.w() / 2;
-  y->Resize(x.n(), x.c(), ho, wo);
+  y->Reshape(x.n(), x.c(), ho, wo);
   argmax->assign(y->size(), 0);
   tbb::parallel_for(0, x.n() * x.c(), [&](int pl) {
     const T* s = x.data() + static_cast<int64_t>(pl) * x.plane();
@@ -540,7 +542,7 @@ void MaxPoolBackward(const TensorT<T>& x_shape, const TensorT<T>& dy,
 
 template <typename T>
 void ConcatForward(const TensorT<T>& a, const TensorT<T>& b, TensorT<T>* y) {
-  y->Resize(a.n(), a.c() + b.c(), a.h(), a.w());
+  y->Reshape(a.n(), a.c() + b.c(), a.h(), a.w());
   const int64_t na = static_cast<int64_t>(a.c()) * a.plane(),
                 nb = static_cast<int64_t>(b.c()) * b.plane();
   tbb::parallel_for(0, a.n(), [&](int n) {
@@ -552,8 +554,8 @@ void ConcatForward(const TensorT<T>& a, const TensorT<T>& b, TensorT<T>* y) {
 template <typename T>
 void ConcatBackward(const TensorT<T>& dy, int a_channels, TensorT<T>* da, TensorT<T>* db) {
   const int bc = dy.c() - a_channels;
-  da->Resize(dy.n(), a_channels, dy.h(), dy.w());
-  db->Resize(dy.n(), bc, dy.h(), dy.w());
+  da->Reshape(dy.n(), a_channels, dy.h(), dy.w());
+  db->Reshape(dy.n(), bc, dy.h(), dy.w());
   const int64_t na = static_cast<int64_t>(a_channels) * dy.plane(),
                 nb = static_cast<int64_t>(bc) * dy.plane();
   tbb::parallel_for(0, dy.n(), [&](int n) {
@@ -566,7 +568,7 @@ void ConcatBackward(const TensorT<T>& dy, int a_channels, TensorT<T>* da, Tensor
 template <typename T>
 void DropoutForward(const TensorT<T>& x, float p, uint64_t seed, uint64_t step, uint32_t layer,
                     TensorT<T>* y, std::vector<uint8_t>* keep) {
-  y->Resize(x.n(), x.c(), x.h(), x.w());
+  y->Reshape(x.n(), x.c(), x.h(), x.w());
   keep->assign(x.size(), 0);
   const PhiloxKey key = DeriveKey(seed, RandomPurpose::kDropout);
   const T scale = T(1) / (T(1) - static_cast<T>(p));
@@ -602,7 +604,7 @@ T SoftmaxCrossEntropy(const TensorT<T>& logits, const std::vector<uint8_t>& labe
   const int n = logits.n(), c = logits.c();
   const int64_t plane = static_cast<int64_t>(logits.plane());
   const T count = static_cast<T>(static_cast<int64_t>(n) * plane);
-  dlogits->Resize(n, c, logits.h(), logits.w());
+  dlogits->Reshape(n, c, logits.h(), logits.w());
   TensorT<T> loss(n, 1, logits.h(), logits.w());
   ParallelElements(static_cast<int64_t>(n) * plane, [&](int64_t e) {
     const int64_t j = e / plane, i = e % plane;

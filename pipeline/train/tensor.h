@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <new>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "pipeline/core/hash.h"
@@ -28,6 +29,16 @@ struct AlignedAllocator {
     return static_cast<T*>(p);
   }
   void deallocate(T* p, size_t) { std::free(p); }
+  // Default-initialisation: growing a tensor whose every element is written next does not
+  // zero it first.
+  template <typename U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <typename U, typename... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
   template <typename U>
   bool operator==(const AlignedAllocator<U>&) const {
     return true;
@@ -51,6 +62,15 @@ class TensorT {
     h_ = h;
     w_ = w;
     data_.assign(static_cast<size_t>(n) * c * h * w, T(0));
+  }
+  // Sets the shape for an op that writes every element: the contents are unspecified until
+  // then (an unchanged size keeps the storage).
+  void Reshape(int n, int c, int h, int w) {
+    n_ = n;
+    c_ = c;
+    h_ = h;
+    w_ = w;
+    data_.resize(static_cast<size_t>(n) * c * h * w);
   }
   void Zero() { data_.assign(data_.size(), T(0)); }
   bool SameShape(const TensorT& o) const {

@@ -181,9 +181,9 @@ void UNet::Init(uint64_t seed) {
 }
 
 void UNet::BlockForward(Block& b, const Tensor& x, bool train) {
-  b.in = x;
+  b.in = &x;
   Tensor bn_out;
-  Conv3x3Forward<float>(b.in, b.c1.w, nullptr, &b.a1);
+  Conv3x3Forward<float>(*b.in, b.c1.w, nullptr, &b.a1);
   if (train) {
     BatchNormForwardTrain(b.a1, b.b1.gamma, b.b1.beta, &b.b1.mean, &b.b1.var, &bn_out, &b.b1.cache);
   } else {
@@ -206,7 +206,7 @@ void UNet::BlockBackward(Block& b, const Tensor& dout, Tensor* din) {
   Conv3x3Backward<float>(b.r1, b.c2.w, dbn, &d, &b.c2.dw, nullptr);
   ReluBackward(b.r1, d, &d);
   BatchNormBackward(d, b.b1.gamma, b.b1.cache, &dbn, &b.b1.dgamma, &b.b1.dbeta);
-  Conv3x3Backward<float>(b.in, b.c1.w, dbn, din, &b.c1.dw, nullptr);
+  Conv3x3Backward<float>(*b.in, b.c1.w, dbn, din, &b.c1.dw, nullptr);
 }
 
 const Tensor& UNet::Forward(const Tensor& x, bool train, uint64_t seed, uint64_t step) {
@@ -224,8 +224,8 @@ const Tensor& UNet::Forward(const Tensor& x, bool train, uint64_t seed, uint64_t
   }
   for (int i = levels - 2; i >= 0; --i) {
     Up& u = up_[i];
-    u.in = *y;
-    ConvT2x2Forward(u.in, u.t.w, &u.t.b, &u.up);
+    u.in = y;
+    ConvT2x2Forward(*u.in, u.t.w, &u.t.b, &u.up);
     ConcatForward(u.up, enc_[i].out, &u.cat);
     BlockForward(dec_[i], u.cat, train);
     y = &dec_[i].out;
@@ -246,7 +246,7 @@ void UNet::Backward(const Tensor& dlogits) {
     Tensor dcat, dup;
     BlockBackward(dec_[i], d, &dcat);
     ConcatBackward(dcat, u.up.c(), &dup, &dskip[i]);
-    ConvT2x2Backward(u.in, u.t.w, dup, &d, &u.t.dw, &u.t.db);
+    ConvT2x2Backward(*u.in, u.t.w, dup, &d, &u.t.dw, &u.t.db);
   }
   if (dropout_used_ > 0.0f) DropoutBackward(d, dropout_used_, keep_, &d);
   for (int i = levels - 1; i >= 0; --i) {

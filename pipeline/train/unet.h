@@ -37,7 +37,8 @@ class UNet {
 
   // Training mode: batch statistics (running statistics updated), dropout keyed by
   // (seed, step); activations are kept for Backward. Eval: running statistics, no dropout.
-  // Returns the logits (N, classes, H, W). REQUIRES: H and W multiples of 2^(L-1).
+  // Returns the logits (N, classes, H, W). REQUIRES: H and W multiples of 2^(L-1); x is
+  // unchanged and alive until Backward.
   const Tensor& Forward(const Tensor& x, bool train, uint64_t seed = 0, uint64_t step = 0);
   // Gradients of every parameter from dlogits, after a training-mode Forward.
   void Backward(const Tensor& dlogits);
@@ -67,11 +68,13 @@ class UNet {
   struct Block {  // [conv3x3 -> BN -> ReLU] x2
     Conv c1, c2;
     Bn b1, b2;
-    Tensor in, a1, r1, a2, out;  // in, conv1 out, relu1 out, conv2 out, relu2 out
+    const Tensor* in = nullptr;  // the block's input (the caller's x or a tensor held here)
+    Tensor a1, r1, a2, out;      // conv1 out, relu1 out, conv2 out, relu2 out
   };
   struct Up {
     Conv t;
-    Tensor in, up, cat;
+    const Tensor* in = nullptr;
+    Tensor up, cat;
   };
 
   void BlockForward(Block& b, const Tensor& x, bool train);
