@@ -1,14 +1,21 @@
 #include "pipeline/train/trainer.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "pipeline/core/atomic_file.h"
@@ -175,6 +182,50 @@ TEST_F(TrainerTest, RunFolderContents) {
                                  Run("pred") + " -q");
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.err.find("config.json"), std::string::npos) << bad.err;
+}
+
+TEST_F(TrainerTest, CtrlCWritesACheckpointAndResumeCompletesTheRun) {
+  const std::string run = Run("int");
+  const std::string metrics = run + "/metrics.jsonl";
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    dup2(null, 2);
+    execl(PETPREP_BINARY, PETPREP_BINARY, "train", "--data", data32_.c_str(), "--out", run.c_str(),
+          "--widths", "4", "8", "16", "--batch", "4", "--steps-per-epoch", "10", "--epochs", "40",
+          "--dropout", "0.1", "--threads", "2", nullptr);
+    _exit(98);
+  }
+  // Interrupt once a few steps are logged.
+  auto lines = [&] {
+    std::string t = Slurp(metrics);
+    return std::count(t.begin(), t.end(), '\n');
+  };
+  for (int i = 0; i < 3000 && lines() < 15; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 130);
+  auto list = ListCheckpoints(run + "/checkpoints");
+  ASSERT_FALSE(list.empty());
+  auto state = PeekCheckpoint(list.back().second);
+  ASSERT_TRUE(state.ok()) << state.status().ToString();
+  EXPECT_GT(state->step, 0u);
+  EXPECT_LT(state->step, 400u) << "the run was meant to stop early";
+  std::printf("interrupted at step %llu\n", static_cast<unsigned long long>(state->step));
+
+  // Resumed to 60 steps it equals an uninterrupted 60-step run of the same configuration.
+  auto rest = testing::RunPetprep("train --out " + run + " --resume --max-steps 60 -q");
+  ASSERT_EQ(rest.exit_code, 0) << rest.err;
+  auto whole = testing::RunPetprep("train --data " + data32_ + " --out " + Run("int-whole") +
+                                   " --widths 4 8 16 --batch 4 --steps-per-epoch 10 --epochs 40 "
+                                   "--dropout 0.1 --max-steps 60 -q");
+  ASSERT_EQ(whole.exit_code, 0) << whole.err;
+  ExpectSameRun(run, Run("int-whole"));
 }
 
 TEST_F(TrainerTest, BadInput) {
