@@ -55,18 +55,23 @@ double SegmentationMetrics::PixelAccuracy() const {
                   : static_cast<double>(right) / static_cast<double>(all);
 }
 
+SegmentationMetrics::Counts SegmentationMetrics::CountsOf(int c) const {
+  Counts k{count(c, c), 0, 0};
+  for (int o = 0; o < classes_; ++o) {
+    if (o == c) continue;
+    k.fp += count(o, c);
+    k.fn += count(c, o);
+  }
+  return k;
+}
+
 std::vector<double> SegmentationMetrics::Iou() const {
   std::vector<double> out(classes_);
   for (int c = 0; c < classes_; ++c) {
-    uint64_t tp = count(c, c), fp = 0, fn = 0;
-    for (int o = 0; o < classes_; ++o) {
-      if (o == c) continue;
-      fp += count(o, c);
-      fn += count(c, o);
-    }
-    const uint64_t u = tp + fp + fn;
+    const Counts k = CountsOf(c);
+    const uint64_t u = k.tp + k.fp + k.fn;
     out[c] = u == 0 ? std::numeric_limits<double>::quiet_NaN()
-                    : static_cast<double>(tp) / static_cast<double>(u);
+                    : static_cast<double>(k.tp) / static_cast<double>(u);
   }
   return out;
 }
@@ -84,14 +89,9 @@ double SegmentationMetrics::F1() const {
   double s = 0;
   int n = 0;
   for (int c = 0; c < classes_; ++c) {
-    uint64_t tp = count(c, c), fp = 0, fn = 0;
-    for (int o = 0; o < classes_; ++o) {
-      if (o == c) continue;
-      fp += count(o, c);
-      fn += count(c, o);
-    }
-    if (tp + fp + fn == 0) continue;
-    s += 2.0 * static_cast<double>(tp) / static_cast<double>(2 * tp + fp + fn);
+    const Counts k = CountsOf(c);
+    if (k.tp + k.fp + k.fn == 0) continue;
+    s += 2.0 * static_cast<double>(k.tp) / static_cast<double>(2 * k.tp + k.fp + k.fn);
     ++n;
   }
   return n == 0 ? std::numeric_limits<double>::quiet_NaN() : s / n;

@@ -41,6 +41,11 @@ class SegmentationMetrics {
   nlohmann::ordered_json ToJson() const;
 
  private:
+  struct Counts {
+    uint64_t tp, fp, fn;
+  };
+  Counts CountsOf(int c) const;
+
   int classes_;
   std::vector<uint64_t> confusion_;  // [truth][predicted]
   double loss_sum_ = 0;

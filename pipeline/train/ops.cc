@@ -121,6 +121,48 @@ std::vector<int64_t> Offsets3x3(int channels, int hp, int wp) {
   return off;
 }
 
+// A dot plan over images of src_n values each, writing (n, co, h, w) outputs contiguously.
+template <typename T>
+DotPlan<T> MakeDot(const T* src, int64_t src_n, const std::vector<int64_t>& off, int64_t rs,
+                   const T* w, const T* init, int n, int co, int h, int wd, T* out) {
+  DotPlan<T> p;
+  p.src = src;
+  p.src_n = src_n;
+  p.off = off.data();
+  p.k_count = static_cast<int>(off.size());
+  p.rs = rs;
+  p.w = w;
+  p.init = init;
+  p.n = n;
+  p.co = co;
+  p.h = h;
+  p.w_out = wd;
+  p.out = out;
+  p.out_n = static_cast<int64_t>(co) * h * wd;
+  return p;
+}
+
+// A gradient plan from channels-last g (gs per position) into out (C x K).
+template <typename T>
+GradPlan<T> MakeGrad(const std::vector<T>& g, int64_t gs, int c, const T* src, int64_t src_n,
+                     const std::vector<int64_t>& off, int64_t rs, int n, int h, int wd, T* out) {
+  GradPlan<T> p;
+  p.g = g.data();
+  p.g_n = static_cast<int64_t>(h) * wd * gs;
+  p.gs = gs;
+  p.c_count = c;
+  p.src = src;
+  p.src_n = src_n;
+  p.off = off.data();
+  p.k_count = static_cast<int>(off.size());
+  p.rs = rs;
+  p.n = n;
+  p.h = h;
+  p.w = wd;
+  p.out = out;
+  return p;
+}
+
 }  // namespace
 
 template <typename T>
@@ -144,21 +186,9 @@ void Conv3x3Forward(const TensorT<T>& x, const TensorT<T>& w, const TensorT<T>* 
   PadOne(x, &xp);
   std::vector<int64_t> off = Offsets3x3(x.c(), xp.h(), xp.w());
   y->Reshape(x.n(), w.n(), x.h(), x.w());
-  DotPlan<T> p;
-  p.src = xp.data();
-  p.src_n = static_cast<int64_t>(x.c()) * xp.plane();
-  p.off = off.data();
-  p.k_count = x.c() * 9;
-  p.rs = xp.w();
-  p.w = w.data();
-  p.init = bias != nullptr ? bias->data() : nullptr;
-  p.n = x.n();
-  p.co = w.n();
-  p.h = x.h();
-  p.w_out = x.w();
-  p.out = y->data();
-  p.out_n = static_cast<int64_t>(w.n()) * x.plane();
-  RunDot(p);
+  RunDot(MakeDot<T>(xp.data(), static_cast<int64_t>(x.c()) * xp.plane(), off, xp.w(), w.data(),
+                    bias != nullptr ? bias->data() : nullptr, x.n(), w.n(), x.h(), x.w(),
+                    y->data()));
 }
 
 template <typename T>
@@ -180,20 +210,8 @@ void Conv3x3Backward(const TensorT<T>& x, const TensorT<T>& w, const TensorT<T>&
     }
     std::vector<int64_t> off = Offsets3x3(co, dyp.h(), dyp.w());
     dx->Reshape(x.n(), ci, x.h(), x.w());
-    DotPlan<T> p;
-    p.src = dyp.data();
-    p.src_n = static_cast<int64_t>(co) * dyp.plane();
-    p.off = off.data();
-    p.k_count = co * 9;
-    p.rs = dyp.w();
-    p.w = wf.data();
-    p.n = x.n();
-    p.co = ci;
-    p.h = x.h();
-    p.w_out = x.w();
-    p.out = dx->data();
-    p.out_n = static_cast<int64_t>(ci) * x.plane();
-    RunDot(p);
+    RunDot(MakeDot<T>(dyp.data(), static_cast<int64_t>(co) * dyp.plane(), off, dyp.w(), wf.data(),
+                      nullptr, x.n(), ci, x.h(), x.w(), dx->data()));
   }
   TensorT<T> xp;
   PadOne(x, &xp);
@@ -201,21 +219,8 @@ void Conv3x3Backward(const TensorT<T>& x, const TensorT<T>& w, const TensorT<T>&
   int64_t gs = 0;
   std::vector<T> g = ChannelsLast(dy, &gs);
   dw->Reshape(co, ci, 3, 3);
-  GradPlan<T> p;
-  p.g = g.data();
-  p.g_n = static_cast<int64_t>(dy.plane()) * gs;
-  p.gs = gs;
-  p.c_count = co;
-  p.src = xp.data();
-  p.src_n = static_cast<int64_t>(ci) * xp.plane();
-  p.off = off.data();
-  p.k_count = ci * 9;
-  p.rs = xp.w();
-  p.n = x.n();
-  p.h = x.h();
-  p.w = x.w();
-  p.out = dw->data();
-  RunGrad(p);
+  RunGrad(MakeGrad<T>(g, gs, co, xp.data(), static_cast<int64_t>(ci) * xp.plane(), off, xp.w(),
+                      x.n(), x.h(), x.w(), dw->data()));
   BiasGrad(dy, db);
 }
 
@@ -226,21 +231,9 @@ void Conv1x1Forward(const TensorT<T>& x, const TensorT<T>& w, const TensorT<T>* 
                     TensorT<T>* y) {
   std::vector<int64_t> off = PlaneOffsets(x.c(), static_cast<int64_t>(x.plane()));
   y->Reshape(x.n(), w.n(), x.h(), x.w());
-  DotPlan<T> p;
-  p.src = x.data();
-  p.src_n = static_cast<int64_t>(x.c()) * x.plane();
-  p.off = off.data();
-  p.k_count = x.c();
-  p.rs = x.w();
-  p.w = w.data();
-  p.init = bias != nullptr ? bias->data() : nullptr;
-  p.n = x.n();
-  p.co = w.n();
-  p.h = x.h();
-  p.w_out = x.w();
-  p.out = y->data();
-  p.out_n = static_cast<int64_t>(w.n()) * x.plane();
-  RunDot(p);
+  RunDot(MakeDot<T>(x.data(), static_cast<int64_t>(x.c()) * x.plane(), off, x.w(), w.data(),
+                    bias != nullptr ? bias->data() : nullptr, x.n(), w.n(), x.h(), x.w(),
+                    y->data()));
 }
 
 template <typename T>
@@ -256,40 +249,15 @@ void Conv1x1Backward(const TensorT<T>& x, const TensorT<T>& w, const TensorT<T>&
     }
     std::vector<int64_t> off = PlaneOffsets(co, plane);
     dx->Reshape(x.n(), ci, x.h(), x.w());
-    DotPlan<T> p;
-    p.src = dy.data();
-    p.src_n = co * plane;
-    p.off = off.data();
-    p.k_count = co;
-    p.rs = x.w();
-    p.w = wt.data();
-    p.n = x.n();
-    p.co = ci;
-    p.h = x.h();
-    p.w_out = x.w();
-    p.out = dx->data();
-    p.out_n = ci * plane;
-    RunDot(p);
+    RunDot(MakeDot<T>(dy.data(), co * plane, off, x.w(), wt.data(), nullptr, x.n(), ci, x.h(),
+                      x.w(), dx->data()));
   }
   std::vector<int64_t> off = PlaneOffsets(ci, plane);
   int64_t gs = 0;
   std::vector<T> g = ChannelsLast(dy, &gs);
   dw->Reshape(co, ci, 1, 1);
-  GradPlan<T> p;
-  p.g = g.data();
-  p.g_n = plane * gs;
-  p.gs = gs;
-  p.c_count = co;
-  p.src = x.data();
-  p.src_n = ci * plane;
-  p.off = off.data();
-  p.k_count = ci;
-  p.rs = x.w();
-  p.n = x.n();
-  p.h = x.h();
-  p.w = x.w();
-  p.out = dw->data();
-  RunGrad(p);
+  RunGrad(
+      MakeGrad<T>(g, gs, co, x.data(), ci * plane, off, x.w(), x.n(), x.h(), x.w(), dw->data()));
   BiasGrad(dy, db);
 }
 
@@ -309,21 +277,8 @@ void ConvT2x2Forward(const TensorT<T>& x, const TensorT<T>& w, const TensorT<T>*
       for (int i = 0; i < ci; ++i)
         wab[static_cast<size_t>(o) * ci + i] = w[(static_cast<size_t>(i) * co + o) * 4 + ab];
     }
-    DotPlan<T> p;
-    p.src = x.data();
-    p.src_n = ci * plane;
-    p.off = off.data();
-    p.k_count = ci;
-    p.rs = wd;
-    p.w = wab.data();
-    p.init = bias != nullptr ? bias->data() : nullptr;
-    p.n = n;
-    p.co = co;
-    p.h = h;
-    p.w_out = wd;
-    p.out = z.data();
-    p.out_n = co * plane;
-    RunDot(p);
+    RunDot(MakeDot<T>(x.data(), ci * plane, off, wd, wab.data(),
+                      bias != nullptr ? bias->data() : nullptr, n, co, h, wd, z.data()));
     const int a = ab / 2, b = ab % 2;
     tbb::parallel_for(0, n * co, [&](int pl) {
       const T* s = z.data() + pl * plane;
@@ -355,39 +310,13 @@ void ConvT2x2Backward(const TensorT<T>& x, const TensorT<T>& w, const TensorT<T>
   std::vector<int64_t> off = PlaneOffsets(co * 4, plane);
   if (dx != nullptr) {
     dx->Reshape(n, ci, h, wd);
-    DotPlan<T> p;
-    p.src = d.data();
-    p.src_n = co * 4 * plane;
-    p.off = off.data();
-    p.k_count = co * 4;
-    p.rs = wd;
-    p.w = w.data();  // (Ci, Co * 4)
-    p.n = n;
-    p.co = ci;
-    p.h = h;
-    p.w_out = wd;
-    p.out = dx->data();
-    p.out_n = ci * plane;
-    RunDot(p);
+    RunDot(
+        MakeDot<T>(d.data(), co * 4 * plane, off, wd, w.data(), nullptr, n, ci, h, wd, dx->data()));
   }
   int64_t gs = 0;
   std::vector<T> g = ChannelsLast(x, &gs);
   dw->Reshape(ci, co, 2, 2);
-  GradPlan<T> p;
-  p.g = g.data();
-  p.g_n = plane * gs;
-  p.gs = gs;
-  p.c_count = ci;
-  p.src = d.data();
-  p.src_n = co * 4 * plane;
-  p.off = off.data();
-  p.k_count = co * 4;
-  p.rs = wd;
-  p.n = n;
-  p.h = h;
-  p.w = wd;
-  p.out = dw->data();
-  RunGrad(p);
+  RunGrad(MakeGrad<T>(g, gs, ci, d.data(), co * 4 * plane, off, wd, n, h, wd, dw->data()));
   BiasGrad(dy, db);
 }
 

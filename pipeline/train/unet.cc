@@ -47,98 +47,70 @@ UNet::UNet(UNetConfig config) : config_(std::move(config)) {
   Init(0);
 }
 
+// Every parameter in layer order: f(name, parameter, its gradient).
+template <typename Net, typename F>
+void VisitParams(Net& net, F f) {
+  auto conv = [&](auto& c) {
+    f(c.name + ".weight", c.w, c.dw);
+    if (c.bias) f(c.name + ".bias", c.b, c.db);
+  };
+  auto block = [&](auto& b) {
+    conv(b.c1);
+    f(b.b1.name + ".weight", b.b1.gamma, b.b1.dgamma);
+    f(b.b1.name + ".bias", b.b1.beta, b.b1.dbeta);
+    conv(b.c2);
+    f(b.b2.name + ".weight", b.b2.gamma, b.b2.dgamma);
+    f(b.b2.name + ".bias", b.b2.beta, b.b2.dbeta);
+  };
+  for (auto& b : net.enc_) block(b);
+  for (int i = static_cast<int>(net.up_.size()) - 1; i >= 0; --i) {
+    conv(net.up_[i].t);
+    block(net.dec_[i]);
+  }
+  conv(net.head_);
+}
+
+// Every BatchNorm running statistic in layer order: f(name, tensor).
+template <typename Net, typename F>
+void VisitBuffers(Net& net, F f) {
+  auto block = [&](auto& b) {
+    for (auto* bn : {&b.b1, &b.b2}) {
+      f(bn->name + ".running_mean", bn->mean);
+      f(bn->name + ".running_var", bn->var);
+    }
+  };
+  for (auto& b : net.enc_) block(b);
+  for (int i = static_cast<int>(net.up_.size()) - 1; i >= 0; --i) block(net.dec_[i]);
+}
+
 std::vector<Tensor*> UNet::Params() {
   std::vector<Tensor*> p;
-  auto conv = [&](Conv& c) {
-    p.push_back(&c.w);
-    if (c.bias) p.push_back(&c.b);
-  };
-  auto block = [&](Block& b) {
-    conv(b.c1);
-    p.push_back(&b.b1.gamma);
-    p.push_back(&b.b1.beta);
-    conv(b.c2);
-    p.push_back(&b.b2.gamma);
-    p.push_back(&b.b2.beta);
-  };
-  for (Block& b : enc_) block(b);
-  for (int i = static_cast<int>(up_.size()) - 1; i >= 0; --i) {
-    conv(up_[i].t);
-    block(dec_[i]);
-  }
-  conv(head_);
+  VisitParams(*this, [&](const std::string&, Tensor& w, Tensor&) { p.push_back(&w); });
   return p;
 }
 
 std::vector<const Tensor*> UNet::Grads() const {
   std::vector<const Tensor*> p;
-  auto conv = [&](const Conv& c) {
-    p.push_back(&c.dw);
-    if (c.bias) p.push_back(&c.db);
-  };
-  auto block = [&](const Block& b) {
-    conv(b.c1);
-    p.push_back(&b.b1.dgamma);
-    p.push_back(&b.b1.dbeta);
-    conv(b.c2);
-    p.push_back(&b.b2.dgamma);
-    p.push_back(&b.b2.dbeta);
-  };
-  for (const Block& b : enc_) block(b);
-  for (int i = static_cast<int>(up_.size()) - 1; i >= 0; --i) {
-    conv(up_[i].t);
-    block(dec_[i]);
-  }
-  conv(head_);
+  VisitParams(*this, [&](const std::string&, const Tensor&, const Tensor& g) { p.push_back(&g); });
   return p;
 }
 
 std::vector<std::string> UNet::ParamNames() const {
   std::vector<std::string> p;
-  auto conv = [&](const Conv& c) {
-    p.push_back(c.name + ".weight");
-    if (c.bias) p.push_back(c.name + ".bias");
-  };
-  auto block = [&](const Block& b) {
-    conv(b.c1);
-    p.push_back(b.b1.name + ".weight");
-    p.push_back(b.b1.name + ".bias");
-    conv(b.c2);
-    p.push_back(b.b2.name + ".weight");
-    p.push_back(b.b2.name + ".bias");
-  };
-  for (const Block& b : enc_) block(b);
-  for (int i = static_cast<int>(up_.size()) - 1; i >= 0; --i) {
-    conv(up_[i].t);
-    block(dec_[i]);
-  }
-  conv(head_);
+  VisitParams(*this,
+              [&](const std::string& name, const Tensor&, const Tensor&) { p.push_back(name); });
   return p;
 }
 
 std::vector<Tensor*> UNet::Buffers() {
   std::vector<Tensor*> p;
-  auto block = [&](Block& b) {
-    p.push_back(&b.b1.mean);
-    p.push_back(&b.b1.var);
-    p.push_back(&b.b2.mean);
-    p.push_back(&b.b2.var);
-  };
-  for (Block& b : enc_) block(b);
-  for (int i = static_cast<int>(up_.size()) - 1; i >= 0; --i) block(dec_[i]);
+  VisitBuffers(*this, [&](const std::string&, Tensor& t) { p.push_back(&t); });
   return p;
 }
 
 std::vector<std::string> UNet::BufferNames() const {
   std::vector<std::string> p;
-  auto block = [&](const Block& b) {
-    for (const Bn* bn : {&b.b1, &b.b2}) {
-      p.push_back(bn->name + ".running_mean");
-      p.push_back(bn->name + ".running_var");
-    }
-  };
-  for (const Block& b : enc_) block(b);
-  for (int i = static_cast<int>(up_.size()) - 1; i >= 0; --i) block(dec_[i]);
+  VisitBuffers(*this, [&](const std::string& name, const Tensor&) { p.push_back(name); });
   return p;
 }
 

@@ -77,6 +77,11 @@ class UNet {
     Tensor up, cat;
   };
 
+  template <typename Net, typename F>
+  friend void VisitParams(Net& net, F f);
+  template <typename Net, typename F>
+  friend void VisitBuffers(Net& net, F f);
+
   void BlockForward(Block& b, const Tensor& x, bool train);
   // Returns d(input) of the block from d(output).
   void BlockBackward(Block& b, const Tensor& dout, Tensor* din);
