@@ -188,8 +188,11 @@ AugmentParams DrawAugmentParams(const AugmentSpec& spec, uint64_t seed, uint64_t
 void AugmentSampleCpu(const AugmentParams& p, const uint8_t* image, const uint8_t* mask,
                       float* out_image, uint8_t* out_mask) {
   const int n = p.dst * p.dst;
-  std::vector<uint8_t> rgb(static_cast<size_t>(n) * 3);
-  uint64_t gray_sum = 0;
+  // The pixels after geometry and brightness, one plane per channel (R, G, B), so that the
+  // loops below run over contiguous bytes; every value is what the per-pixel form computes.
+  std::vector<uint8_t> planes(static_cast<size_t>(n) * 3);
+  uint8_t* plane[3] = {planes.data(), planes.data() + n,
+                       planes.data() + 2 * static_cast<size_t>(n)};
   // The column terms once per sample, the row terms once per row: the very products the
   // per-pixel form computes.
   std::vector<float> cdx(p.dst), sdx(p.dst);
@@ -205,30 +208,85 @@ void AugmentSampleCpu(const AugmentParams& p, const uint8_t* image, const uint8_
       columns[u] = SampleAxis((p.crop_x + p.crop_w * 0.5f) + (cdx[u] - 0.0f), p.src_w);
     }
   }
+  // Without rotation, SampleAt's horizontal partial sums ("top" and "bottom") depend on the
+  // source row and the column only: each source row's are formed once (channel-major) and
+  // kept while the output rows still need them (rows only move down).
+  const int width = 3 * p.dst;
+  std::vector<uint32_t> terms(rotated ? 0 : 2 * static_cast<size_t>(width));
+  int tag[2] = {-1, -1};
+  auto fill = [&](int slot, int source_row) {
+    const uint8_t* r = image + static_cast<size_t>(source_row) * p.src_w * 3;
+    uint32_t* h = terms.data() + static_cast<size_t>(slot) * width;
+    for (int u = 0; u < p.dst; ++u) {
+      const AxisSample& a = columns[u];
+      const uint32_t w1 = a.w1, w0 = 2048 - a.w1;
+      const uint8_t* q0 = r + a.i0 * 3;
+      const uint8_t* q1 = r + a.i1 * 3;
+      for (int c = 0; c < 3; ++c) h[c * p.dst + u] = q0[c] * w0 + q1[c] * w1;
+    }
+    tag[slot] = source_row;
+  };
   for (int v = 0; v < p.dst; ++v) {
     float dy = RowOffset(p, v);
     float sdy = p.sin_t * dy, cdy = p.cos_t * dy;
     AxisSample row = SampleAxis((p.crop_y + p.crop_h * 0.5f) + (0.0f + cdy), p.src_h);
-    for (int u = 0; u < p.dst; ++u) {
-      int i = v * p.dst + u;
-      if (rotated) {
-        AugmentGeometryTerms(p, image, mask, cdx[u], sdx[u], sdy, cdy, &rgb[3 * i], &out_mask[i]);
-      } else {
-        SampleAt(p, image, mask, columns[u], row, &rgb[3 * i], &out_mask[i]);
+    if (rotated) {
+      for (int u = 0; u < p.dst; ++u) {
+        int i = v * p.dst + u;
+        uint8_t rgb[3];
+        AugmentGeometryTerms(p, image, mask, cdx[u], sdx[u], sdy, cdy, rgb, &out_mask[i]);
+        for (int c = 0; c < 3; ++c) plane[c][i] = rgb[c];
       }
-      gray_sum += static_cast<uint64_t>(GrayOf(rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2]));
+      continue;
     }
-  }
-  int mean_gray = static_cast<int>(gray_sum / static_cast<uint64_t>(n));
-  // Each channel's normalization as a table built by NormalizeValue itself.
-  float table[3][256];
-  for (int c = 0; c < 3; ++c) {
-    for (int v = 0; v < 256; ++v) table[c][v] = NormalizeValue(p, c, static_cast<uint8_t>(v));
+    int s0 = tag[0] == row.i0 ? 0 : tag[1] == row.i0 ? 1 : -1;
+    int s1 = tag[0] == row.i1 ? 0 : tag[1] == row.i1 ? 1 : -1;
+    if (s0 < 0) {
+      s0 = s1 == 0 ? 1 : 0;
+      fill(s0, row.i0);
+    }
+    if (s1 < 0) {
+      s1 = row.i1 == row.i0 ? s0 : 1 - s0;
+      if (s1 != s0) fill(s1, row.i1);
+    }
+    const uint32_t wy1 = row.w1, wy0 = 2048 - row.w1;
+    const int qb = p.q_brightness;
+    for (int c = 0; c < 3; ++c) {
+      const uint32_t* top = terms.data() + static_cast<size_t>(s0) * width + c * p.dst;
+      const uint32_t* bottom = terms.data() + static_cast<size_t>(s1) * width + c * p.dst;
+      uint8_t* out = plane[c] + static_cast<size_t>(v) * p.dst;
+      for (int u = 0; u < p.dst; ++u) {
+        const int val = static_cast<int>((top[u] * wy0 + bottom[u] * wy1 + (1u << 21)) >> 22);
+        out[u] = static_cast<uint8_t>(ClampByte((val * qb + 128) >> 8));
+      }
+    }
+    const uint8_t* mrow = mask + static_cast<size_t>(row.nearest) * p.src_w;
+    for (int u = 0; u < p.dst; ++u) out_mask[v * p.dst + u] = mrow[columns[u].nearest];
   }
   const bool jitter = p.q_contrast != 256 || p.q_saturation != 256;  // else the identity
-  for (int i = 0; i < n; ++i) {
-    if (jitter) AugmentColorPixel(p, mean_gray, &rgb[3 * i]);
-    for (int c = 0; c < 3; ++c) out_image[c * n + i] = table[c][rgb[3 * i + c]];
+  if (jitter) {
+    uint64_t gray_sum = 0;
+    for (int i = 0; i < n; ++i) {
+      gray_sum += static_cast<uint64_t>(GrayOf(plane[0][i], plane[1][i], plane[2][i]));
+    }
+    const int mean_gray = static_cast<int>(gray_sum / static_cast<uint64_t>(n));
+    for (int i = 0; i < n; ++i) {
+      uint8_t rgb[3] = {plane[0][i], plane[1][i], plane[2][i]};
+      AugmentColorPixel(p, mean_gray, rgb);
+      for (int c = 0; c < 3; ++c) plane[c][i] = rgb[c];
+    }
+  }
+  for (int c = 0; c < 3; ++c) {
+    float* out = out_image + static_cast<size_t>(c) * n;
+    const uint8_t* in = plane[c];
+    if (p.reference_normalize) {
+      // NormalizeValue's v / 128 - 1: the division by a power of two is exact either way.
+      for (int i = 0; i < n; ++i) out[i] = static_cast<float>(in[i]) * 0.0078125f - 1.0f;
+    } else {
+      float table[256];
+      for (int v = 0; v < 256; ++v) table[v] = NormalizeValue(p, c, static_cast<uint8_t>(v));
+      for (int i = 0; i < n; ++i) out[i] = table[in[i]];
+    }
   }
 }
 
