@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "tests/test_util.h"
+
 namespace petprep {
 namespace {
 
@@ -24,6 +26,16 @@ TEST(Crc32cTest, ContinuationEqualsOneShot) {
     uint32_t a = Crc32c(s.data(), cut);
     EXPECT_EQ(Crc32c(s.data() + cut, s.size() - cut, a), Crc32c(s.data(), s.size())) << cut;
   }
+}
+
+TEST(Crc32cTest, HardwarePathEqualsTables) {
+  std::string data = testing::Payload(5000, 7);
+  for (size_t len : {0, 1, 7, 8, 9, 63, 64, 65, 1000, 4999, 5000}) {
+    for (uint32_t start : {0u, 0x12345678u}) {
+      EXPECT_EQ(Crc32c(data.data(), len, start), Crc32cPortable(data.data(), len, start)) << len;
+    }
+  }
+  EXPECT_EQ(Crc32cPortable("123456789", 9), 0xe3069283u);
 }
 
 TEST(Crc32cTest, MaskRoundTrips) {

@@ -1,6 +1,11 @@
 #include "pipeline/core/crc32c.h"
 
 #include <array>
+#include <cstring>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 namespace petprep {
 namespace {
@@ -24,9 +29,39 @@ const std::array<std::array<uint32_t, 256>, 8>& Tables() {
   return tables;
 }
 
+#if defined(__x86_64__)
+// The SSE4.2 crc32 instruction computes the same CRC-32C, 8 bytes at a time.
+__attribute__((target("sse4.2"))) uint32_t Crc32cHardware(const uint8_t* p, size_t size,
+                                                          uint32_t crc) {
+  uint64_t c = ~crc;
+  while (size >= 8) {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    c = _mm_crc32_u64(c, v);
+    p += 8;
+    size -= 8;
+  }
+  uint32_t c32 = static_cast<uint32_t>(c);
+  while (size--) c32 = _mm_crc32_u8(c32, *p++);
+  return ~c32;
+}
+
+bool HasSse42() {
+  static const bool has = __builtin_cpu_supports("sse4.2");
+  return has;
+}
+#endif
+
 }  // namespace
 
 uint32_t Crc32c(const void* data, size_t size, uint32_t crc) {
+#if defined(__x86_64__)
+  if (HasSse42()) return Crc32cHardware(static_cast<const uint8_t*>(data), size, crc);
+#endif
+  return Crc32cPortable(data, size, crc);
+}
+
+uint32_t Crc32cPortable(const void* data, size_t size, uint32_t crc) {
   const auto& t = Tables();
   const auto* p = static_cast<const uint8_t*>(data);
   crc = ~crc;
