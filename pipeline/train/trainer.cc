@@ -467,9 +467,12 @@ Status Train(TrainOptions o, TrainResult* result) {
   const uint64_t start_step = state.step;
   const AdamOptions adam{o.lr};
   Status status;
+  // The epoch that ends at a checkpoint's step is validated before the checkpoint is written,
+  // unless a Ctrl-C came first: then the checkpoint says so and the resumed run validates.
+  uint64_t validated = state.pending_validation ? 0 : state.step;
   if (state.pending_validation && state.step > 0) {
     status = validate();
-    if (status.ok()) state.pending_validation = false;
+    if (status.ok()) state.pending_validation = false, validated = state.step;
   }
   float last_loss = std::numeric_limits<float>::quiet_NaN();
   while (status.ok() && state.step < end) {
@@ -508,12 +511,15 @@ Status Train(TrainOptions o, TrainResult* result) {
     if (status.ok() && state.step == epoch_end) {
       state.pending_validation = true;
       status = validate();
-      if (status.ok()) state.pending_validation = false;
+      if (status.ok()) state.pending_validation = false, validated = state.step;
     }
     if (status.ok() && (state.step == epoch_end || state.step == end)) status = save_step();
   }
   if (status.IsInterrupted()) {
     progress.Finish();
+    // Stopped right after an epoch's last step (the loader reports the interrupt on return).
+    state.pending_validation =
+        state.step > 0 && state.step % per_epoch == 0 && validated != state.step;
     Status s = save_step();
     if (!s.ok()) return s;
     return Status::Interrupted("interrupted at step " + std::to_string(state.step) +
