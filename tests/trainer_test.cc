@@ -284,6 +284,47 @@ TEST_F(TrainerTest, BadInput) {
   auto eval_size = testing::RunPetprep("eval " + Run("z") + " --data " + data16_ + " -q");
   EXPECT_EQ(eval_size.exit_code, 2);
 
+  // Out-of-range values, in the file and on the command line.
+  ASSERT_TRUE(WriteFileAtomic(cfg, "{\"batch_size\": 4294967296}").ok());
+  auto huge = testing::RunPetprep("train --data " + data32_ + " --out " + Run("h") + " --config " +
+                                  cfg + " -q");
+  EXPECT_NE(huge.exit_code, 0);
+  EXPECT_NE(huge.err.find("batch_size"), std::string::npos) << huge.err;
+  auto zero =
+      testing::RunPetprep("train --data " + data32_ + " --out " + Run("w0") + " --widths 0 8 -q");
+  EXPECT_EQ(zero.exit_code, 2) << zero.err;
+
+  // A damaged config.json is named, not a crash.
+  auto half3 = Train("j", "--max-steps 2");
+  ASSERT_EQ(half3.exit_code, 0) << half3.err;
+  ASSERT_TRUE(WriteFileAtomic(Run("j") + "/config.json", "{\"training\": {\"seed\": \"x\"}}").ok());
+  auto damaged = testing::RunPetprep("train --out " + Run("j") + " --resume -q");
+  EXPECT_EQ(damaged.exit_code, 1);
+  EXPECT_NE(damaged.err.find(Run("j") + "/config.json"), std::string::npos) << damaged.err;
+  EXPECT_EQ(testing::RunPetprep("eval " + Run("j") + " -q").exit_code, 1);
+
+  // Killed before its first checkpoint: --resume starts it again and ends as a fresh run would.
+  auto k = Train("k", "--max-steps 3");
+  ASSERT_EQ(k.exit_code, 0) << k.err;
+  for (const auto& c : ListCheckpoints(Run("k") + "/checkpoints")) std::remove(c.second.c_str());
+  std::remove((Run("k") + "/checkpoints/best.ckpt").c_str());
+  auto again_k = testing::RunPetprep("train --out " + Run("k") + " --resume --max-steps 3 -q");
+  ASSERT_EQ(again_k.exit_code, 0) << again_k.err;
+  EXPECT_NE(again_k.err.find("starts again from step 0"), std::string::npos) << again_k.err;
+  auto fresh_k = Train("k2", "--max-steps 3");
+  ASSERT_EQ(fresh_k.exit_code, 0) << fresh_k.err;
+  ExpectSameRun(Run("k"), Run("k2"));
+
+  // predict: two inputs that would write the same outputs are refused before anything is written.
+  const std::string pet = dir_->path() + "/a/data/petset/Abyssinian_1/";
+  std::string src = pet + "image.jpg";
+  if (!ReadFile(src).ok()) src = pet + "image.tiff";
+  auto clash = testing::RunPetprep("predict " + Run("k") + " --image " + src + " " + src +
+                                   " --out " + Run("clash") + " -q");
+  EXPECT_EQ(clash.exit_code, 2);
+  EXPECT_NE(clash.err.find("Abyssinian_1.mask.png"), std::string::npos) << clash.err;
+  EXPECT_FALSE(ReadFile(Run("clash") + "/Abyssinian_1.mask.png").ok());
+
   auto nothing = testing::RunPetprep("train --out " + Run("never") + " --resume -q");
   EXPECT_EQ(nothing.exit_code, 1);
   EXPECT_NE(nothing.err.find("nothing to resume"), std::string::npos) << nothing.err;

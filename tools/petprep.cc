@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -142,5 +143,11 @@ int main(int argc, char** argv) {
   CommandContext ctx{name, std::vector<std::string>(argv + i, argv + argc), quiet};
   if (quiet) ctx.args.push_back("--quiet");
   if (help) ctx.args.push_back("--help");
-  return command->run(ctx);
+  try {
+    return command->run(ctx);
+  } catch (const std::exception& e) {
+    // Library code returns Status; anything thrown is a bug, reported rather than aborting.
+    std::fprintf(stderr, "petprep %s: internal error: %s\n", name.c_str(), e.what());
+    return kExitFailure;
+  }
 }

@@ -149,6 +149,10 @@ Status LoadCheckpoint(const std::string& path, TrainState* state, UNet* net,
                               " parameters, the model has " + std::to_string(params.size()));
   }
   const bool moments = c->adam_m_size() == c->params_size() && c->adam_v_size() == c->params_size();
+  if (!moments && (c->step() > 0 || c->adam_m_size() + c->adam_v_size() > 0)) {
+    return Status::Corruption(path + ": the optimiser's moments are missing or incomplete (step " +
+                              std::to_string(c->step()) + ")");
+  }
   slots->assign(params.size(), AdamSlot{});
   for (size_t i = 0; i < params.size(); ++i) {
     PETPREP_RETURN_IF_ERROR(GetTensor(path, names[i], c->params(static_cast<int>(i)), params[i]));

@@ -18,8 +18,9 @@ namespace {
 // Work units: their size only decides how outputs are shared among threads, never a value.
 constexpr int kDotCoBlock = 24;            // output channels per unit (a multiple of 4 and 6)
 constexpr int64_t kDotUnitOutputs = 8192;  // about this many outputs per unit
-constexpr int kGradCBlock = 32;            // channels per unit (gs is a multiple of 32)
-constexpr int kGradKBlock = 48;            // k values per unit (a multiple of 4, 6 and 12)
+constexpr int kGradCBlock =
+    32;  // channels per unit: a multiple of every kernel's channel tile (16)
+constexpr int kGradKBlock = 48;  // k values per unit (a multiple of 4, 6 and 12)
 
 conv_isa::DotFn DotFor(SimdPath path) {
   switch (path) {
@@ -94,6 +95,10 @@ void ForGradUnits(const GradPlan<T>& p, F f) {
 // out = ((P_0 + P_1) + P_2) + ..., element by element.
 template <typename T>
 void CombinePartials(const std::vector<T>& parts, int n, int64_t count, T* out) {
+  if (n == 0) {
+    std::fill(out, out + count, T(0));
+    return;
+  }
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, count, 4096),
                     [&](const tbb::blocked_range<int64_t>& r) {
                       for (int64_t i = r.begin(); i < r.end(); ++i) {

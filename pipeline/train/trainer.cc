@@ -1,6 +1,7 @@
 #include "pipeline/train/trainer.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -126,6 +127,7 @@ Status ReadJsonFile(const std::string& path, Json* out) {
 
 Status OptionsFromTraining(const Json& t, const std::string& source, TrainOptions* o,
                            AugmentSpec* spec) {
+  std::string augment;
   try {
     o->seed = t.at("seed").get<uint64_t>();
     o->epochs = t.at("epochs").get<int>();
@@ -135,12 +137,30 @@ Status OptionsFromTraining(const Json& t, const std::string& source, TrainOption
     o->loss = t.at("loss").get<std::string>();
     o->widths = t.at("model").at("widths").get<std::vector<int>>();
     o->dropout = t.at("model").at("dropout").get<float>();
+    augment = t.at("augment").dump();
   } catch (const std::exception& e) {
-    return Status::Corruption(source + ": the training section is incomplete (" + e.what() + ")");
+    return Status::Corruption(source + ": the training section is incomplete or mistyped (" +
+                              e.what() + ")");
   }
-  auto s = AugmentSpec::FromJson(t.at("augment").dump(), source + " (augment)");
+  if (o->epochs < 1 || o->batch < 1 || o->widths.empty() || o->widths.size() > 8 ||
+      *std::min_element(o->widths.begin(), o->widths.end()) < 1) {
+    return Status::Corruption(source + ": the training section holds values out of range");
+  }
+  auto s = AugmentSpec::FromJson(augment, source + " (augment)");
   if (!s.ok()) return s.status();
   *spec = *s;
+  return Status::Ok();
+}
+
+// config.json of a run, checked to be an object with a training section.
+Status ReadRunConfig(const std::string& path, Json* config) {
+  PETPREP_RETURN_IF_ERROR(ReadJsonFile(path, config));
+  if (!config->is_object() || !config->contains("training") || !(*config)["training"].is_object()) {
+    return Status::Corruption(path + ": not a run configuration (no training section)");
+  }
+  if (config->contains("data") && !(*config)["data"].is_string()) {
+    return Status::Corruption(path + ": \"data\" must be a string");
+  }
   return Status::Ok();
 }
 
@@ -177,9 +197,7 @@ Status LoadRun(const std::string& run, const std::string& checkpoint, LoadedRun*
         run + ": not a training run (no config.json; run: petprep train --out " + run + ")");
   }
   Json config;
-  PETPREP_RETURN_IF_ERROR(ReadJsonFile(run + "/config.json", &config));
-  if (!config.contains("training"))
-    return Status::Corruption(run + "/config.json: no training section");
+  PETPREP_RETURN_IF_ERROR(ReadRunConfig(run + "/config.json", &config));
   PETPREP_RETURN_IF_ERROR(
       OptionsFromTraining(config["training"], run + "/config.json", &r->options, &r->spec));
   r->data = config.value("data", "");
@@ -194,23 +212,39 @@ Status LoadRun(const std::string& run, const std::string& checkpoint, LoadedRun*
   return LoadCheckpoint(*path, &r->state, r->net.get(), &slots);
 }
 
-// metrics.jsonl without the lines after `step` (and a torn last line).
-Status TruncateMetrics(const std::string& path, uint64_t step) {
+// metrics.jsonl without the lines after `step` (and a torn last line). The last kept step's
+// loss and validation come back for the summary.
+Status TruncateMetrics(const std::string& path, uint64_t step, float* last_loss,
+                       Json* last_validation) {
   auto text = ReadFile(path);
   if (!text.ok()) return Status::Ok();
   std::string kept;
   std::istringstream in(*text);
   std::string line;
   size_t consumed = 0;
+  uint64_t last_step = 0;
   while (std::getline(in, line)) {
     consumed += line.size() + 1;
     if (consumed > text->size()) break;  // no newline: torn
     try {
       Json j = Json::parse(line);
-      if (j.value("step", uint64_t{0}) <= step) kept += line + "\n";
+      const uint64_t at = j.value("step", uint64_t{0});
+      if (at > step) continue;
+      kept += line + "\n";
+      if (j.contains("validation")) {
+        *last_validation = j["validation"];
+      } else if (j.contains("loss") && j["loss"].is_number()) {
+        *last_loss = j["loss"].get<float>();
+        last_step = at;
+      }
     } catch (const std::exception&) {
       break;
     }
+  }
+  if (last_step != step) {
+    return Status::Corruption(path + ": holds steps up to " + std::to_string(last_step) +
+                              ", the checkpoint is at step " + std::to_string(step) +
+                              " (lines are missing; start the run again)");
   }
   return WriteFileAtomic(path, kept);
 }
@@ -224,6 +258,12 @@ class MetricsLog {
     path_ = path;
     f_ = std::fopen(path.c_str(), "ab");
     if (f_ == nullptr) return Status::IoError(path + ": cannot open for writing");
+    return Status::Ok();
+  }
+  // Makes every line written so far durable (before a checkpoint that depends on them).
+  Status Sync() {
+    if (std::fflush(f_) != 0 || fsync(fileno(f_)) != 0)
+      return Status::IoError(path_ + ": fsync failed");
     return Status::Ok();
   }
   Status Write(const Json& j) {
@@ -256,13 +296,16 @@ Status ApplyConfigFile(const std::string& path, TrainOptions* o, std::vector<std
     const std::string& k = it.key();
     const Json& v = it.value();
     if (k == "batch_size") {
-      if (!v.is_number_integer() || v.get<int64_t>() < 1) return bad(k, "an integer >= 1");
+      if (!v.is_number_integer() || v.get<int64_t>() < 1 || v.get<int64_t>() > 100000)
+        return bad(k, "an integer in [1, 100000]");
       if (set("batch")) o->batch = v.get<int>();
     } else if (k == "epochs") {
-      if (!v.is_number_integer() || v.get<int64_t>() < 1) return bad(k, "an integer >= 1");
+      if (!v.is_number_integer() || v.get<int64_t>() < 1 || v.get<int64_t>() > 1000000)
+        return bad(k, "an integer in [1, 1000000]");
       if (set("epochs")) o->epochs = v.get<int>();
     } else if (k == "steps_per_epoch") {
-      if (!v.is_number_integer() || v.get<int64_t>() < 1) return bad(k, "an integer >= 1");
+      if (!v.is_number_integer() || v.get<int64_t>() < 1 || v.get<int64_t>() > 100000000)
+        return bad(k, "an integer in [1, 100000000]");
       if (set("steps-per-epoch")) o->steps_per_epoch = v.get<uint64_t>();
     } else if (k == "learning_rate") {
       if (!v.is_number() || !(v.get<double>() > 0)) return bad(k, "a number > 0");
@@ -289,7 +332,8 @@ Status ApplyConfigFile(const std::string& path, TrainOptions* o, std::vector<std
         return bad(k, "\"ce\" or \"bce-jaccard\"");
       if (set("loss")) o->loss = v.get<std::string>();
     } else if (k == "widths") {
-      if (!v.is_array() || v.empty()) return bad(k, "a list of channel counts");
+      if (!v.is_array() || v.empty() || v.size() > 8)
+        return bad(k, "a list of 1 to 8 channel counts");
       std::vector<int> w;
       for (const Json& e : v) {
         if (!e.is_number_integer() || e.get<int>() < 1 || e.get<int>() > 1024)
@@ -319,9 +363,26 @@ Status Train(TrainOptions o, TrainResult* result) {
       return Status::NotFound(config_path + ": nothing to resume (run without --resume to start " +
                               o.out + ")");
     }
-    PETPREP_RETURN_IF_ERROR(ReadJsonFile(config_path, &config));
+    PETPREP_RETURN_IF_ERROR(ReadRunConfig(config_path, &config));
     TrainOptions from = o;
     PETPREP_RETURN_IF_ERROR(OptionsFromTraining(config["training"], config_path, &from, &spec));
+    for (const char* flag :
+         {"seed", "epochs", "steps-per-epoch", "batch", "lr", "loss", "widths", "dropout"}) {
+      if (o.given.count(flag) != 0) {
+        result->notes.push_back(std::string("--") + flag +
+                                " is ignored with --resume: the run keeps its own (" + config_path +
+                                ")");
+      }
+    }
+    if (!o.config_path.empty() || !o.augment_path.empty()) {
+      result->notes.push_back(
+          "--config and --augment are ignored with --resume: the run keeps its own");
+    }
+    if (o.given.count("hash-every") != 0) {
+      result->notes.push_back(
+          "--hash-every given with --resume: metrics.jsonl hashes the weights at other steps than "
+          "the run began with");
+    }
     if (o.given.count("data") == 0) from.data = config.value("data", "");
     if (o.given.count("hash-every") == 0)
       from.hash_every = config.value("hash_every", o.hash_every);
@@ -339,7 +400,13 @@ Status Train(TrainOptions o, TrainResult* result) {
     if (o.loss != "ce" && o.loss != "bce-jaccard") {
       return Status::InvalidArgument("--loss " + o.loss + ": expected ce or bce-jaccard");
     }
-    if (o.widths.empty()) return Status::InvalidArgument("--widths: at least one level");
+    if (o.widths.empty() || o.widths.size() > 8)
+      return Status::InvalidArgument("--widths: 1 to 8 levels");
+    for (int w : o.widths) {
+      if (w < 1 || w > 1024)
+        return Status::InvalidArgument("--widths " + std::to_string(w) +
+                                       ": each width must be in [1, 1024]");
+    }
   }
 
   auto dataset = DatasetReader::Open(o.data);
@@ -386,9 +453,19 @@ Status Train(TrainOptions o, TrainResult* result) {
   state.seed = o.seed;
 
   const std::string metrics_path = o.out + "/metrics.jsonl";
+  float last_loss = std::numeric_limits<float>::quiet_NaN();
+  Json last_validation;
+  double last_val_iou = std::numeric_limits<double>::quiet_NaN();
   if (o.resume) {
     auto list = ListCheckpoints(ckpt_dir);
-    if (list.empty()) return Status::NotFound(ckpt_dir + ": no step checkpoint to resume from");
+    if (list.empty()) {
+      // Stopped (killed) before its first checkpoint: the run starts over, as it began.
+      result->notes.push_back(ckpt_dir + ": no checkpoint yet; the run starts again from step 0");
+      PETPREP_RETURN_IF_ERROR(WriteFileAtomic(metrics_path, ""));
+    }
+  }
+  if (o.resume && !ListCheckpoints(ckpt_dir).empty()) {
+    auto list = ListCheckpoints(ckpt_dir);
     auto peek = PeekCheckpoint(list.back().second);
     if (!peek.ok()) return peek.status();
     if (peek->image_size != side) {
@@ -403,8 +480,9 @@ Status Train(TrainOptions o, TrainResult* result) {
                                      d.fingerprint() + ": resume with the run's dataset");
     }
     PETPREP_RETURN_IF_ERROR(LoadCheckpoint(list.back().second, &state, &net, &slots));
-    PETPREP_RETURN_IF_ERROR(TruncateMetrics(metrics_path, state.step));
-  } else {
+    PETPREP_RETURN_IF_ERROR(
+        TruncateMetrics(metrics_path, state.step, &last_loss, &last_validation));
+  } else if (!o.resume) {
     if (Exists(metrics_path) || !ListCheckpoints(ckpt_dir).empty()) {
       return Status::AlreadyExists(
           o.out + " holds a training run: --resume to continue it, or choose another --out");
@@ -430,6 +508,7 @@ Status Train(TrainOptions o, TrainResult* result) {
     return SaveCheckpoint(path, state, &net, slots);
   };
   auto save_step = [&]() -> Status {
+    PETPREP_RETURN_IF_ERROR(log.Sync());  // no checkpoint is ahead of the lines it resumes
     PETPREP_RETURN_IF_ERROR(save(ckpt_dir + "/" + CheckpointName(state.step)));
     auto list = ListCheckpoints(ckpt_dir);
     for (size_t i = 0; i + static_cast<size_t>(std::max(1, o.keep_checkpoints)) < list.size();
@@ -438,8 +517,6 @@ Status Train(TrainOptions o, TrainResult* result) {
     }
     return Status::Ok();
   };
-  double last_val_iou = std::numeric_limits<double>::quiet_NaN();
-  Json last_validation;
   auto validate = [&]() -> Status {
     if (*val == nullptr) return Status::Ok();
     SegmentationMetrics m;
@@ -472,13 +549,23 @@ Status Train(TrainOptions o, TrainResult* result) {
   uint64_t validated = state.pending_validation ? 0 : state.step;
   if (state.pending_validation && state.step > 0) {
     status = validate();
-    if (status.ok()) state.pending_validation = false, validated = state.step;
+    if (status.ok()) {
+      state.pending_validation = false;
+      validated = state.step;
+      status = save_step();  // the checkpoint no longer asks for it
+    }
   }
-  float last_loss = std::numeric_limits<float>::quiet_NaN();
   while (status.ok() && state.step < end) {
     const uint64_t epoch_end = (state.step / per_epoch + 1) * per_epoch;
     const uint64_t chunk_end = std::min(epoch_end, end);
     status = loader.Run(state.step, chunk_end, [&](Batch& b) -> Status {
+      for (uint8_t c : b.masks) {
+        if (c > 2) {
+          return Status::Corruption(o.data + ": a mask of step " + std::to_string(state.step + 1) +
+                                    " holds class " + std::to_string(c) +
+                                    " (0 pet, 1 background, 2 border expected)");
+        }
+      }
       Tensor x = BatchImages(b), dl;
       const Tensor& logits = net.Forward(x, true, o.seed, state.step);
       const float loss = LossOf(o.loss, logits, b.masks, &dl);
@@ -594,25 +681,50 @@ Status PredictRun(const std::string& run, const std::vector<std::string>& images
   PETPREP_RETURN_IF_ERROR(MakeDirs(out_dir));
   const int side = r.state.image_size;
   const AugmentParams p = DrawAugmentParams(EvalSpec(r.spec), 0, 0, 0, side, side, side);
+  // Every input is read and decoded, and every output name checked, before anything is written.
+  struct Input {
+    std::string path, stem;
+    Image rgb;
+  };
+  std::vector<Input> inputs;
+  std::set<std::string> stems;
   for (const std::string& path : images) {
     auto bytes = ReadFile(path);
     if (!bytes.ok()) return bytes.status();
     auto src = ReadSourceImage(*bytes);
     if (!src.ok()) return src.status().WithContext(path);
-    Image rgb = src->rgb;
-    if (rgb.empty()) {
+    Input in;
+    in.path = path;
+    in.rgb = src->rgb;
+    if (in.rgb.empty()) {
       auto decoded = DecodeJpeg(*bytes);
       if (!decoded.ok()) return decoded.status().WithContext(path);
-      rgb = *decoded;
+      in.rgb = *decoded;
     }
+    // OUT/<stem>; a petset folder's image.jpg is named after its pet (the folder).
+    const size_t slash = path.find_last_of('/');
+    std::string base = path.substr(slash == std::string::npos ? 0 : slash + 1);
+    base = base.substr(0, base.find_last_of('.'));
+    if (base == "image" && slash != std::string::npos && slash > 0) {
+      const std::string parent = path.substr(0, slash);
+      base = parent.substr(parent.find_last_of('/') + 1);
+    }
+    if (!stems.insert(base).second) {
+      return Status::InvalidArgument(path + ": another input also makes " + out_dir + "/" + base +
+                                     ".mask.png (give files of different names)");
+    }
+    in.stem = base;
+    inputs.push_back(std::move(in));
+  }
+  for (const Input& in : inputs) {
+    const Image& rgb = in.rgb;
     Image small = ResizeBilinear(rgb, side, side);
     std::vector<uint8_t> blank(static_cast<size_t>(side) * side, 1), unused(blank.size());
     Tensor x(1, 3, side, side);
     AugmentSampleCpu(p, small.data.data(), blank.data(), x.data(), unused.data());
     const Tensor& logits = r.net->Forward(x, false);
-    std::vector<uint8_t> classes = ArgmaxClasses(logits);
     Image mask_small(side, side, 1);
-    mask_small.data = classes;
+    mask_small.data = ArgmaxClasses(logits);
     Image mask = ResizeNearest(mask_small, rgb.width, rgb.height);
     Image overlay = rgb;
     for (int y = 0; y < rgb.height; ++y) {
@@ -625,20 +737,12 @@ Status PredictRun(const std::string& run, const std::vector<std::string>& images
           px[k] = static_cast<uint8_t>((px[k] + tint[c == 0 ? 0 : 1][k]) / 2);
       }
     }
-    // OUT/<stem>; a petset folder's image.jpg is named after its pet (the folder).
-    const size_t slash = path.find_last_of('/');
-    std::string base = path.substr(slash == std::string::npos ? 0 : slash + 1);
-    base = base.substr(0, base.find_last_of('.'));
-    if (base == "image" && slash != std::string::npos && slash > 0) {
-      const std::string parent = path.substr(0, slash);
-      base = parent.substr(parent.find_last_of('/') + 1);
-    }
     auto mask_png = EncodePng(mask);
     auto overlay_png = EncodePng(overlay);
-    if (!mask_png.ok()) return mask_png.status();
-    if (!overlay_png.ok()) return overlay_png.status();
-    const std::string mp = out_dir + "/" + base + ".mask.png",
-                      op = out_dir + "/" + base + ".overlay.png";
+    if (!mask_png.ok()) return mask_png.status().WithContext(in.path);
+    if (!overlay_png.ok()) return overlay_png.status().WithContext(in.path);
+    const std::string mp = out_dir + "/" + in.stem + ".mask.png";
+    const std::string op = out_dir + "/" + in.stem + ".overlay.png";
     PETPREP_RETURN_IF_ERROR(WriteFileAtomic(mp, *mask_png));
     PETPREP_RETURN_IF_ERROR(WriteFileAtomic(op, *overlay_png));
     written->push_back(mp);
