@@ -2,6 +2,7 @@
 
 #include <gif_lib.h>
 #include <gtest/gtest.h>
+#include <png.h>
 #include <turbojpeg.h>
 
 #include <cstring>
@@ -145,6 +146,120 @@ TEST(CodecTest, PngRoundTripsThroughLibpng) {
   EXPECT_FALSE(DecodePng("not a png").ok());
   auto png = EncodePng(Image(40, 40, 3, 7));
   EXPECT_FALSE(DecodePng(png->substr(0, png->size() / 2)).ok()) << "a truncated PNG is an error";
+}
+
+}  // namespace
+}  // namespace petprep
+
+namespace petprep {
+namespace {
+
+// A PNG of any layout, written with libpng directly: pseudo-random samples, a full palette
+// for palette files, and a tRNS chunk when asked.
+std::string WritePngVariant(int w, int h, int color, int depth, bool trns, bool interlace,
+                            uint32_t seed) {
+  std::string out;
+  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
+  png_infop info = png_create_info_struct(png);
+  if (setjmp(png_jmpbuf(png))) {
+    png_destroy_write_struct(&png, &info);
+    return "";
+  }
+  png_set_write_fn(
+      png, &out,
+      [](png_structp p, png_bytep d, png_size_t n) {
+        static_cast<std::string*>(png_get_io_ptr(p))->append(reinterpret_cast<const char*>(d), n);
+      },
+      nullptr);
+  png_set_IHDR(png, info, w, h, depth, color, interlace ? PNG_INTERLACE_ADAM7 : PNG_INTERLACE_NONE,
+               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  std::vector<png_color> palette(256);
+  std::vector<png_byte> alpha(256);
+  for (int i = 0; i < 256; ++i) {
+    palette[i] = {static_cast<png_byte>(i * 7), static_cast<png_byte>(255 - i),
+                  static_cast<png_byte>(i * 13)};
+    alpha[i] = static_cast<png_byte>(i * 5);
+  }
+  if (color == PNG_COLOR_TYPE_PALETTE) {
+    png_set_PLTE(png, info, palette.data(), 1 << depth);
+    if (trns) png_set_tRNS(png, info, alpha.data(), 1 << depth, nullptr);
+  } else if (trns) {
+    png_color_16 key{};
+    key.gray = key.red = 1;
+    key.green = 2;
+    key.blue = 3;
+    png_set_tRNS(png, info, nullptr, 0, &key);
+  }
+  png_write_info(png, info);
+  const int samples = color == PNG_COLOR_TYPE_GRAY || color == PNG_COLOR_TYPE_PALETTE ? 1
+                      : color == PNG_COLOR_TYPE_GRAY_ALPHA                            ? 2
+                      : color == PNG_COLOR_TYPE_RGB                                   ? 3
+                                                                                      : 4;
+  const size_t row_bytes = (static_cast<size_t>(w) * samples * depth + 7) / 8;
+  std::vector<png_byte> data(row_bytes * h);
+  uint32_t x = seed;
+  for (auto& b : data) {
+    x = x * 1664525u + 1013904223u;
+    b = static_cast<png_byte>(x >> 24);
+  }
+  std::vector<png_bytep> rows(h);
+  for (int y = 0; y < h; ++y) rows[y] = data.data() + y * row_bytes;
+  png_write_image(png, rows.data());
+  png_write_end(png, nullptr);
+  png_destroy_write_struct(&png, &info);
+  return out;
+}
+
+// DecodeAnyPng lays every PNG out as OpenCV's imdecode(IMREAD_UNCHANGED) does (in RGB order),
+// which the conversion of PNGs named .jpg and of trimaps has always followed.
+TEST(CodecTest, AnyPngMatchesOpenCvUnchanged) {
+  struct Variant {
+    int color;
+    std::vector<int> depths;
+  };
+  const Variant variants[] = {{PNG_COLOR_TYPE_GRAY, {1, 2, 4, 8, 16}},
+                              {PNG_COLOR_TYPE_PALETTE, {1, 2, 4, 8}},
+                              {PNG_COLOR_TYPE_GRAY_ALPHA, {8, 16}},
+                              {PNG_COLOR_TYPE_RGB, {8, 16}},
+                              {PNG_COLOR_TYPE_RGB_ALPHA, {8, 16}}};
+  int checked = 0;
+  for (const Variant& v : variants) {
+    for (int depth : v.depths) {
+      for (bool trns : {false, true}) {
+        if (trns && (v.color & PNG_COLOR_MASK_ALPHA)) continue;  // not allowed with alpha
+        for (bool interlace : {false, true}) {
+          const std::string what = "color " + std::to_string(v.color) + " depth " +
+                                   std::to_string(depth) + (trns ? " tRNS" : "") +
+                                   (interlace ? " interlaced" : "");
+          std::string bytes =
+              WritePngVariant(13, 7, v.color, depth, trns, interlace, 99u + checked);
+          ASSERT_FALSE(bytes.empty()) << what;
+          cv::Mat m = Decode(bytes, cv::IMREAD_UNCHANGED);
+          ASSERT_FALSE(m.empty()) << what;
+          auto ours = DecodeAnyPng(bytes);
+          ASSERT_TRUE(ours.ok()) << what << ": " << ours.status().ToString();
+          ASSERT_EQ(ours->channels, m.channels()) << what;
+          ASSERT_EQ(ours->wide, m.depth() == CV_16U) << what;
+          const int ch = m.channels();
+          for (int y = 0; y < m.rows; ++y) {
+            for (int x = 0; x < m.cols; ++x) {
+              for (int c = 0; c < ch; ++c) {
+                // OpenCV holds BGR(A); ours is RGB(A).
+                const int cv_c = ch >= 3 && c < 3 ? 2 - c : c;
+                const size_t i = (static_cast<size_t>(y) * m.cols + x) * ch + c;
+                const int want = ours->wide ? m.ptr<uint16_t>(y)[x * ch + cv_c]
+                                            : m.ptr<uint8_t>(y)[x * ch + cv_c];
+                const int got = ours->wide ? ours->data16[i] : ours->data[i];
+                ASSERT_EQ(got, want) << what << " at " << x << "," << y << " channel " << c;
+              }
+            }
+          }
+          ++checked;
+        }
+      }
+    }
+  }
+  EXPECT_GT(checked, 30);
 }
 
 }  // namespace

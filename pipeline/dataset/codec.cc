@@ -8,8 +8,6 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
 #include <vector>
 
 namespace petprep {
@@ -141,6 +139,84 @@ bool ReadPngInto(const std::string& bytes, Image* img, std::string* error) {
   png_read_end(png, nullptr);
   png_destroy_read_struct(&png, &info, nullptr);
   return true;
+}
+
+// As ReadPngInto, with libpng's transformations to OpenCV's IMREAD_UNCHANGED layout.
+bool ReadAnyPngInto(const std::string& bytes, AnyPng* out, std::string* error) {
+  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, error, PngError, PngWarning);
+  png_infop info = png ? png_create_info_struct(png) : nullptr;
+  if (!png || !info) {
+    png_destroy_read_struct(&png, &info, nullptr);
+    *error = "cannot create a PNG decoder";
+    return false;
+  }
+  PngSource src{&bytes};
+  if (setjmp(png_jmpbuf(png))) {
+    png_destroy_read_struct(&png, &info, nullptr);
+    return false;
+  }
+  png_set_read_fn(png, &src, PngRead);
+  png_read_info(png, info);
+  const png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
+  const int depth = png_get_bit_depth(png, info), color = png_get_color_type(png, info);
+  if (w == 0 || h == 0 || w > 65535 || h > 65535) {
+    png_destroy_read_struct(&png, &info, nullptr);
+    *error = "unsupported PNG size";
+    return false;
+  }
+  const bool trns = png_get_valid(png, info, PNG_INFO_tRNS) != 0;
+  int channels = 1;
+  if (color == PNG_COLOR_TYPE_RGB || color == PNG_COLOR_TYPE_PALETTE) {
+    channels = trns ? 4 : 3;
+  } else if (color == PNG_COLOR_TYPE_GRAY_ALPHA || color == PNG_COLOR_TYPE_RGB_ALPHA) {
+    channels = 4;
+  }
+  const bool wide = depth == 16;
+  if (wide) png_set_swap(png);  // host order (little-endian here)
+  if (channels < 4) {
+    png_set_strip_alpha(png);
+  } else {
+    png_set_tRNS_to_alpha(png);
+  }
+  if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+  if ((color & PNG_COLOR_MASK_COLOR) == 0 && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
+  if ((color & PNG_COLOR_MASK_COLOR) == 0 && channels > 1) png_set_gray_to_rgb(png);
+  png_set_interlace_handling(png);
+  png_read_update_info(png, info);
+  if (png_get_rowbytes(png, info) != static_cast<size_t>(w) * channels * (wide ? 2 : 1)) {
+    png_destroy_read_struct(&png, &info, nullptr);
+    *error = "unexpected PNG row layout";
+    return false;
+  }
+  out->width = static_cast<int>(w);
+  out->height = static_cast<int>(h);
+  out->channels = channels;
+  out->wide = wide;
+  const size_t row = static_cast<size_t>(w) * channels;
+  std::vector<png_bytep> rows(h);
+  if (wide) {
+    out->data16.assign(row * h, 0);
+    for (png_uint_32 y = 0; y < h; ++y)
+      rows[y] = reinterpret_cast<png_bytep>(out->data16.data() + y * row);
+  } else {
+    out->data.assign(row * h, 0);
+    for (png_uint_32 y = 0; y < h; ++y) rows[y] = out->data.data() + y * row;
+  }
+  png_read_image(png, rows.data());
+  png_read_end(png, nullptr);
+  png_destroy_read_struct(&png, &info, nullptr);
+  return true;
+}
+
+Result<AnyPng> DecodeAnyPng(const std::string& bytes) {
+  if (bytes.size() < 8 || png_sig_cmp(reinterpret_cast<png_const_bytep>(bytes.data()), 0, 8) != 0) {
+    return Status::Corruption("not a PNG");
+  }
+  AnyPng img;
+  std::string error;
+  if (!ReadAnyPngInto(bytes, &img, &error))
+    return Status::Corruption("PNG decoding failed: " + error);
+  return img;
 }
 
 Result<Image> DecodePng(const std::string& bytes) {

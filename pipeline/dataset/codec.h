@@ -6,7 +6,9 @@
 // software or host tag.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "pipeline/core/image.h"
 #include "pipeline/core/status.h"
@@ -25,6 +27,18 @@ Result<Image> DecodeJpeg(const std::string& bytes);
 
 // Decodes an 8-bit gray, RGB or RGBA PNG (no palette or 16-bit conversion) as it is stored.
 Result<Image> DecodePng(const std::string& bytes);
+
+// Any PNG (palette, 1-16 bits, gray+alpha, tRNS, interlaced), laid out as OpenCV's
+// imdecode(IMREAD_UNCHANGED) lays it out but in RGB order: 1 channel for gray (a tRNS dropped),
+// 3 for RGB or palette, 4 for RGB or palette with tRNS, gray+alpha (gray replicated) or RGBA.
+// 16-bit files keep 16 bits (wide). Sub-8-bit gray is expanded to 8 bits.
+struct AnyPng {
+  int width = 0, height = 0, channels = 0;
+  bool wide = false;             // 16-bit samples
+  std::vector<uint8_t> data;     // 8-bit samples, row-major, interleaved
+  std::vector<uint16_t> data16;  // 16-bit samples
+};
+Result<AnyPng> DecodeAnyPng(const std::string& bytes);
 
 // Encodes 1 (gray), 3 (RGB) or 4 (RGBA) channels as an 8-bit PNG (Paeth filter, deflate
 // level 1).

@@ -4,7 +4,8 @@
 #include <turbojpeg.h>
 
 #include <cstring>
-#include <opencv2/imgcodecs.hpp>
+
+#include "pipeline/dataset/codec.h"
 
 namespace petprep {
 namespace {
@@ -71,26 +72,30 @@ Result<SourceImage> ReadJpeg(const std::string& bytes) {
 }
 
 Result<SourceImage> ReadPng(const std::string& bytes) {
-  std::vector<uchar> buf(bytes.begin(), bytes.end());
-  cv::Mat m = cv::imdecode(buf, cv::IMREAD_UNCHANGED);
-  if (m.empty()) return Status::Corruption("PNG cannot be decoded");
-  if (m.depth() != CV_8U) m.convertTo(m, CV_8U, 1.0 / 257.0);
+  auto png = DecodeAnyPng(bytes);
+  if (!png.ok()) return Status::Corruption("PNG cannot be decoded");
+  const int ch = png->channels;
+  if (png->wide) {  // 16 bits to 8, rounded: round(v / 257), never a tie
+    png->data.resize(png->data16.size());
+    for (size_t i = 0; i < png->data16.size(); ++i) {
+      png->data[i] = static_cast<uint8_t>((2u * png->data16[i] + 257u) / 514u);
+    }
+  }
   SourceImage out;
-  out.width = m.cols;
-  out.height = m.rows;
-  out.rgb = Image(m.cols, m.rows, 3);
-  int ch = m.channels();
-  for (int y = 0; y < m.rows; ++y) {
-    const uint8_t* src = m.ptr<uint8_t>(y);
+  out.width = png->width;
+  out.height = png->height;
+  out.rgb = Image(png->width, png->height, 3);
+  for (int y = 0; y < png->height; ++y) {
+    const uint8_t* src = png->data.data() + static_cast<size_t>(y) * png->width * ch;
     uint8_t* dst = out.rgb.row(y);
-    for (int x = 0; x < m.cols; ++x) {
+    for (int x = 0; x < png->width; ++x) {
       const uint8_t* p = src + x * ch;
       if (ch < 3) {
         dst[3 * x] = dst[3 * x + 1] = dst[3 * x + 2] = p[0];
-      } else {  // BGR(A) -> RGB, alpha dropped
-        dst[3 * x] = p[2];
+      } else {  // RGB(A), alpha dropped
+        dst[3 * x] = p[0];
         dst[3 * x + 1] = p[1];
-        dst[3 * x + 2] = p[0];
+        dst[3 * x + 2] = p[2];
       }
     }
   }
@@ -174,32 +179,32 @@ Result<SourceImage> ReadSourceImage(const std::string& bytes) {
 }
 
 Result<SourceMask> ReadTrimap(const std::string& bytes, int width, int height) {
-  std::vector<uchar> buf(bytes.begin(), bytes.end());
-  cv::Mat m = cv::imdecode(buf, cv::IMREAD_UNCHANGED);
-  if (m.empty()) return Status::Corruption("trimap cannot be decoded");
-  if (m.depth() != CV_8U) return Status::Corruption("trimap is not 8-bit");
+  auto png = DecodeAnyPng(bytes);
+  if (!png.ok()) return Status::Corruption("trimap cannot be decoded");
+  if (png->wide) return Status::Corruption("trimap is not 8-bit");
   SourceMask out;
-  int ch = m.channels();
-  int first = ch >= 3 ? 2 : 0;  // OpenCV holds BGR(A): red, the file's first channel, is index 2
+  const int ch = png->channels;
+  const int first = 0;  // red, the file's first channel
   if (ch == 3 || ch == 4) {
     out.defects.push_back({ch == 4 ? "rgba_trimap" : "rgb_trimap",
                            std::to_string(ch) + " channels; the first is used"});
   }
-  if (m.cols != width || m.rows != height) {
+  const int cols = png->width, rows = png->height;
+  if (cols != width || rows != height) {
     out.defects.push_back(
-        {"trimap_size_mismatch", std::to_string(m.cols) + "x" + std::to_string(m.rows) +
+        {"trimap_size_mismatch", std::to_string(cols) + "x" + std::to_string(rows) +
                                      " resized nearest-neighbour to the image's " +
                                      std::to_string(width) + "x" + std::to_string(height)});
   }
   out.classes = Image(width, height, 1);
   std::vector<int> offset(width);  // byte offset of each output column in a source row
   for (int x = 0; x < width; ++x) {
-    offset[x] = static_cast<int>(static_cast<int64_t>(x) * m.cols / width) * ch + first;
+    offset[x] = static_cast<int>(static_cast<int64_t>(x) * cols / width) * ch + first;
   }
   uint64_t bad = 0;
   for (int y = 0; y < height; ++y) {
-    int sy = static_cast<int>(static_cast<int64_t>(y) * m.rows / height);
-    const uint8_t* src = m.ptr<uint8_t>(sy);
+    int sy = static_cast<int>(static_cast<int64_t>(y) * rows / height);
+    const uint8_t* src = png->data.data() + static_cast<size_t>(sy) * cols * ch;
     uint8_t* dst = out.classes.row(y);
     for (int x = 0; x < width; ++x) {
       uint8_t v = src[offset[x]];
