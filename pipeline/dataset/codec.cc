@@ -106,42 +106,8 @@ void PngRead(png_structp png, png_bytep out, png_size_t size) {
 }  // namespace
 
 // libpng reports errors by longjmp: the frame holding setjmp keeps no C++ object that changes
-// after it; results go through pointers to the caller's frame.
-bool ReadPngInto(const std::string& bytes, Image* img, std::string* error) {
-  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, error, PngError, PngWarning);
-  png_infop info = png ? png_create_info_struct(png) : nullptr;
-  if (!png || !info) {
-    png_destroy_read_struct(&png, &info, nullptr);
-    *error = "cannot create a PNG decoder";
-    return false;
-  }
-  PngSource src{&bytes};
-  if (setjmp(png_jmpbuf(png))) {
-    png_destroy_read_struct(&png, &info, nullptr);
-    return false;
-  }
-  png_set_read_fn(png, &src, PngRead);
-  png_read_info(png, info);
-  png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
-  int depth = png_get_bit_depth(png, info), color = png_get_color_type(png, info);
-  int channels = color == PNG_COLOR_TYPE_GRAY        ? 1
-                 : color == PNG_COLOR_TYPE_RGB       ? 3
-                 : color == PNG_COLOR_TYPE_RGB_ALPHA ? 4
-                                                     : 0;
-  if (depth != 8 || channels == 0 || png_get_interlace_type(png, info) != PNG_INTERLACE_NONE ||
-      w == 0 || h == 0 || w > 65535 || h > 65535) {
-    png_destroy_read_struct(&png, &info, nullptr);
-    *error = "unsupported PNG layout (8-bit gray, RGB or RGBA expected)";
-    return false;
-  }
-  *img = Image(static_cast<int>(w), static_cast<int>(h), channels);
-  for (png_uint_32 y = 0; y < h; ++y) png_read_row(png, img->row(static_cast<int>(y)), nullptr);
-  png_read_end(png, nullptr);
-  png_destroy_read_struct(&png, &info, nullptr);
-  return true;
-}
-
-// As ReadPngInto, with libpng's transformations to OpenCV's IMREAD_UNCHANGED layout.
+// after it; results go through pointers to the caller's frame. libpng's transformations give
+// OpenCV's IMREAD_UNCHANGED layout.
 bool ReadAnyPngInto(const std::string& bytes, AnyPng* out, std::string* error) {
   png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, error, PngError, PngWarning);
   png_infop info = png ? png_create_info_struct(png) : nullptr;
@@ -220,12 +186,14 @@ Result<AnyPng> DecodeAnyPng(const std::string& bytes) {
 }
 
 Result<Image> DecodePng(const std::string& bytes) {
-  if (bytes.size() < 8 || png_sig_cmp(reinterpret_cast<png_const_bytep>(bytes.data()), 0, 8) != 0) {
-    return Status::Corruption("not a PNG");
-  }
+  auto png = DecodeAnyPng(bytes);
+  if (!png.ok()) return png.status();
+  if (png->wide) return Status::Corruption("PNG decoding failed: 16-bit samples (8-bit expected)");
   Image img;
-  std::string error;
-  if (!ReadPngInto(bytes, &img, &error)) return Status::Corruption("PNG decoding failed: " + error);
+  img.width = png->width;
+  img.height = png->height;
+  img.channels = png->channels;
+  img.data = std::move(png->data);
   return img;
 }
 

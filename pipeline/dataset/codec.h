@@ -25,7 +25,7 @@ Result<std::string> EncodeJpeg(const Image& image, int quality, JpegColor color 
 // data, extraneous bytes) is an error here: callers get only images that decode cleanly.
 Result<Image> DecodeJpeg(const std::string& bytes);
 
-// Decodes an 8-bit gray, RGB or RGBA PNG (no palette or 16-bit conversion) as it is stored.
+// Decodes an 8-bit PNG into DecodeAnyPng's layout (gray, RGB or RGBA); 16-bit files are refused.
 Result<Image> DecodePng(const std::string& bytes);
 
 // Any PNG (palette, 1-16 bits, gray+alpha, tRNS, interlaced), laid out as OpenCV's
