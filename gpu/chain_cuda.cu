@@ -98,8 +98,9 @@ Status ChainDeviceAvailable() {
   cudaError_t e = cudaGetDeviceCount(&count);
   if (e != cudaSuccess || count == 0) {
     cudaGetLastError();
-    return Status::Unavailable(e != cudaSuccess ? "no CUDA device (" + Err("cudaGetDeviceCount", e) + ")"
-                                                : std::string("no CUDA device"));
+    return Status::Unavailable(e != cudaSuccess
+                                   ? "no CUDA device (" + Err("cudaGetDeviceCount", e) + ")"
+                                   : std::string("no CUDA device"));
   }
   return Status::Ok();
 }
