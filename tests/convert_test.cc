@@ -310,16 +310,9 @@ TEST(ConvertKillTest, KilledProcessThenRerunEqualsUninterrupted) {
   std::string want = *PetsetTreeSha256(dir / "clean/petset");
 
   std::string data = dir / "killed";
-  pid_t pid = fork();
+  pid_t pid = testing::SpawnPetprep({"-q", "download", "--from", dir / "synth", "--checksums",
+                                     dir / "synth/SHA256SUMS", "--out", data});
   ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    int null = open("/dev/null", O_WRONLY);
-    dup2(null, 1);
-    dup2(null, 2);
-    execl(PETPREP_BINARY, PETPREP_BINARY, "-q", "download", "--from", (dir / "synth").c_str(),
-          "--checksums", (dir / "synth/SHA256SUMS").c_str(), "--out", data.c_str(), nullptr);
-    _exit(98);
-  }
   // Wait until the conversion is under way, then kill without warning.
   bool midway = false;
   for (int i = 0; i < 20000 && !midway; ++i) {

@@ -2,8 +2,10 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -129,6 +131,22 @@ CommandResult RunPetprep(const std::string& args) {
   r.out = out.ok() ? *out : "";
   r.err = err.ok() ? *err : "";
   return r;
+}
+
+pid_t SpawnPetprep(const std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(PETPREP_BINARY));
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    dup2(null, 2);
+    execv(PETPREP_BINARY, argv.data());
+    _exit(98);
+  }
+  return pid;
 }
 
 }  // namespace petprep::testing

@@ -1,6 +1,8 @@
 // Helpers shared by the test programs: temp folders, reading archives, running petprep.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -44,5 +46,9 @@ std::string MakeDataset(const std::string& dir, int count, uint64_t seed, int si
 
 // Runs the built petprep binary with `args` (a shell-quoted string).
 CommandResult RunPetprep(const std::string& args);
+
+// Starts the built petprep binary with `args` in the background, stdout and stderr to
+// /dev/null, and returns its pid (for tests that interrupt or kill it); -1 if fork fails.
+pid_t SpawnPetprep(const std::vector<std::string>& args);
 
 }  // namespace petprep::testing

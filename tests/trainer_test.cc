@@ -187,17 +187,10 @@ TEST_F(TrainerTest, RunFolderContents) {
 TEST_F(TrainerTest, CtrlCWritesACheckpointAndResumeCompletesTheRun) {
   const std::string run = Run("int");
   const std::string metrics = run + "/metrics.jsonl";
-  pid_t pid = fork();
+  pid_t pid = testing::SpawnPetprep({"train", "--data", data32_, "--out", run, "--widths", "4", "8",
+                                     "16", "--batch", "4", "--steps-per-epoch", "10", "--epochs",
+                                     "40", "--dropout", "0.1", "--threads", "2"});
   ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    int null = open("/dev/null", O_WRONLY);
-    dup2(null, 1);
-    dup2(null, 2);
-    execl(PETPREP_BINARY, PETPREP_BINARY, "train", "--data", data32_.c_str(), "--out", run.c_str(),
-          "--widths", "4", "8", "16", "--batch", "4", "--steps-per-epoch", "10", "--epochs", "40",
-          "--dropout", "0.1", "--threads", "2", nullptr);
-    _exit(98);
-  }
   // Interrupt once a few steps are logged.
   auto lines = [&] {
     std::string t = Slurp(metrics);
