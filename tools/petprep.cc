@@ -8,6 +8,7 @@
 
 #include "petprep/build_info.h"
 #include "pipeline/core/interrupt.h"
+#include "pipeline/train/float_env.h"
 #include "tools/cli.h"
 
 namespace petprep {
@@ -115,6 +116,8 @@ int RunHelp(CommandContext& ctx) {
 
 int main(int argc, char** argv) {
   using namespace petprep;
+  // Before any thread starts (threads inherit the floating-point environment).
+  const FloatEnv fp_before = ClearFlushToZero();
   InstallInterruptHandlers();
   bool quiet = false, help = false;
   int i = 1;
@@ -136,6 +139,13 @@ int main(int argc, char** argv) {
   if (i >= argc) {
     PrintUsage(help ? stdout : stderr);
     return help ? kExitOk : kExitUsage;
+  }
+  if (!fp_before.ok() && !quiet) {
+    std::fprintf(stderr,
+                 "petprep: note: the CPU's %s mode was on (a library built with -Ofast or "
+                 "-ffast-math sets it); cleared, so subnormal numbers are computed as IEEE "
+                 "requires\n",
+                 fp_before.Describe().c_str());
   }
   std::string name = argv[i++];
   const Command* command = FindCommand(name);

@@ -27,6 +27,7 @@
 #include <string>
 
 #include "pipeline/core/hd.h"
+#include "pipeline/core/arithmetic_guard.h"
 #include "pipeline/core/philox.h"
 #include "pipeline/core/status.h"
 

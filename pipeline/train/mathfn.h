@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "pipeline/core/hd.h"
+#include "pipeline/core/arithmetic_guard.h"
 
 namespace petprep {
 

@@ -1,12 +1,16 @@
 #include "pipeline/train/selftest.h"
 
+#include <tbb/parallel_for.h>
+
 #include <cstdio>
 #include <functional>
+#include <mutex>
 
 #include "pipeline/core/hash.h"
 #include "pipeline/core/philox.h"
 #include "pipeline/dataset/partition.h"
 #include "pipeline/train/conv_kernels.h"
+#include "pipeline/train/float_env.h"
 #include "pipeline/train/mathfn.h"
 #include "pipeline/train/ops.h"
 #include "pipeline/train/optim.h"
@@ -225,11 +229,29 @@ std::string Fingerprint(const std::vector<SelftestLine>& lines) {
   return ToHex(h.Finish());
 }
 
+// Subnormal results and inputs on the calling thread and on the arena's worker threads.
+void SubnormalChecks(std::vector<std::string>* failures) {
+  std::string first = SubnormalKnownAnswers();
+  const FloatEnv env = ReadFloatEnv();
+  std::mutex mu;
+  tbb::parallel_for(0, 64, [&](int) {
+    std::string s = SubnormalKnownAnswers();
+    std::lock_guard<std::mutex> lock(mu);
+    if (first.empty() && !s.empty()) first = "on a worker thread: " + s;
+  });
+  if (first.empty()) return;
+  failures->push_back("subnormal known answer: " + first +
+                      (env.ok() ? "" : " (the CPU's " + env.Describe() + " mode is on)") +
+                      ": this machine flushes subnormal numbers to zero, so petprep's results "
+                      "would differ from other machines'");
+}
+
 }  // namespace
 
 SelftestReport RunSelftest() {
   SelftestReport r;
   KnownAnswers(&r.failures);
+  SubnormalChecks(&r.failures);
   r.lines = SelftestLines();
   r.fingerprint = Fingerprint(r.lines);
   if (r.fingerprint != kSelftestFingerprint) {

@@ -21,6 +21,7 @@
 #include "pipeline/dataset/source_image.h"
 #include "pipeline/loader/loader.h"
 #include "pipeline/train/checkpoint.h"
+#include "pipeline/train/float_env.h"
 #include "pipeline/train/metrics.h"
 #include "pipeline/train/ops.h"
 #include "pipeline/train/optim.h"
@@ -354,6 +355,11 @@ Status ApplyConfigFile(const std::string& path, TrainOptions* o, std::vector<std
 
 Status Train(TrainOptions o, TrainResult* result) {
   const auto t0 = std::chrono::steady_clock::now();
+  const FloatEnv fp_before = ClearFlushToZero();
+  if (!fp_before.ok()) {
+    result->notes.push_back("the CPU's " + fp_before.Describe() +
+                            " mode was on; cleared for training (subnormals as IEEE requires)");
+  }
   const std::string ckpt_dir = o.out + "/checkpoints";
   const std::string config_path = o.out + "/config.json";
   AugmentSpec spec;
