@@ -12,12 +12,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "bench/fma_peak.h"
 #include "pipeline/core/philox.h"
+#include "pipeline/train/backend.h"
 #include "pipeline/train/ops.h"
 #include "pipeline/train/optim.h"
 #include "pipeline/train/simd.h"
@@ -62,18 +64,34 @@ double ForwardMacs(const std::vector<int>& w, int side) {
   return macs;
 }
 
+// Exits with the message: a benchmark has no error path worth more.
+void Check(const petprep::Status& s) {
+  if (s.ok()) return;
+  std::fprintf(stderr, "train_step_bench: %s\n", s.ToString().c_str());
+  std::exit(1);
+}
+
+// One training step as petprep train runs it, through the CPU ops backend: the batch is
+// uploaded (a copy on the CPU), the loss read back.
 struct Trainer {
-  petprep::UNet net{petprep::UNetConfig{}};
-  std::vector<petprep::AdamSlot> slots;
+  std::unique_ptr<petprep::Backend> backend = petprep::NewCpuBackend();
+  petprep::UNet net{petprep::UNetConfig{}, backend.get()};
+  std::vector<petprep::DeviceAdamSlot> slots;
+  petprep::DeviceTensor x, y, dl, loss;
   uint64_t t = 0;
-  Trainer() { net.Init(0); }
+  Trainer() { Check(net.Init(0)); }
   float Step(const Batch& b) {
-    const Tensor& logits = net.Forward(b.x, true, 0, t);
-    Tensor dl;
-    float loss = petprep::SoftmaxCrossEntropy(logits, b.y, &dl);
-    net.Backward(dl);
-    petprep::AdamStep(petprep::AdamOptions{}, ++t, net.Params(), net.Grads(), &slots);
-    return loss;
+    Check(backend->Upload(b.x, &x));
+    Check(backend->UploadBytes(b.y.data(), {b.x.n(), 1, b.x.h(), b.x.w()}, &y));
+    const petprep::DeviceTensor* logits = nullptr;
+    Check(net.Forward(x, true, 0, t, &logits));
+    Check(backend->SoftmaxCrossEntropy(*logits, y, &loss, &dl));
+    Check(net.Backward(dl));
+    Check(petprep::AdamStep(backend.get(), petprep::AdamOptions{}, ++t, net.Params(), net.Grads(),
+                            &slots));
+    auto l = backend->ReadScalar(loss);
+    Check(l.status());
+    return *l;
   }
 };
 
@@ -85,28 +103,41 @@ void WriteFloats(const std::string& path, const std::vector<const Tensor*>& ts) 
 
 int Export(const std::string& dir, int batch, int side) {
   Batch b = MakeBatch(batch, side);
-  petprep::UNet net{petprep::UNetConfig{}};
-  net.Init(0);
-  std::vector<Tensor*> params = net.Params();
-  std::vector<const Tensor*> cparams(params.begin(), params.end());
+  Trainer tr;
+  std::vector<Tensor> params, buffers;
+  Check(tr.net.ReadParams(&params, &buffers));
+  std::vector<const Tensor*> cparams;
+  for (const Tensor& p : params) cparams.push_back(&p);
   WriteFloats(dir + "/params.bin", cparams);
   WriteFloats(dir + "/x.bin", {&b.x});
   std::ofstream(dir + "/y.bin", std::ios::binary)
       .write(reinterpret_cast<const char*>(b.y.data()), static_cast<std::streamsize>(b.y.size()));
-  const Tensor& logits = net.Forward(b.x, true);
-  Tensor dl;
-  float loss = petprep::SoftmaxCrossEntropy(logits, b.y, &dl);
-  net.Backward(dl);
-  WriteFloats(dir + "/grads.bin", net.Grads());
+  Check(tr.backend->Upload(b.x, &tr.x));
+  Check(tr.backend->UploadBytes(b.y.data(), {b.x.n(), 1, b.x.h(), b.x.w()}, &tr.y));
+  const petprep::DeviceTensor* logits = nullptr;
+  Check(tr.net.Forward(tr.x, true, 0, 0, &logits));
+  Check(tr.backend->SoftmaxCrossEntropy(*logits, tr.y, &tr.loss, &tr.dl));
+  Check(tr.net.Backward(tr.dl));
+  auto loss_or = tr.backend->ReadScalar(tr.loss);
+  Check(loss_or.status());
+  const float loss = *loss_or;
+  std::vector<Tensor> grads;
+  std::vector<const Tensor*> cgrads;
+  for (const petprep::DeviceTensor* g : tr.net.Grads()) {
+    grads.emplace_back();
+    Check(tr.backend->Download(*g, &grads.back()));
+  }
+  for (const Tensor& g : grads) cgrads.push_back(&g);
+  WriteFloats(dir + "/grads.bin", cgrads);
   nlohmann::json m;
   m["batch"] = batch;
   m["size"] = side;
   m["loss"] = loss;
-  std::vector<std::string> names = net.ParamNames();
+  std::vector<std::string> names = tr.net.ParamNames();
   for (size_t i = 0; i < params.size(); ++i) {
     m["params"].push_back(
         {{"name", names[i]},
-         {"shape", {params[i]->n(), params[i]->c(), params[i]->h(), params[i]->w()}}});
+         {"shape", {params[i].n(), params[i].c(), params[i].h(), params[i].w()}}});
   }
   std::ofstream(dir + "/manifest.json") << m.dump(1) << "\n";
   std::printf("exported the weights, batch, loss %.9g and gradients of one step to %s\n", loss,
@@ -133,7 +164,7 @@ int main(int argc, char** argv) {
   const double gflop = 3.0 * 2.0 * ForwardMacs({16, 32, 64, 128}, side) * batch / 1e9;
   std::printf(
       "U-Net 16-32-64-128, %zu parameters, %dx3x%dx%d, %.2f GFLOP per step (3x the forward's)\n",
-      petprep::UNet(petprep::UNetConfig{}).ParamCount(), batch, side, side, gflop);
+      petprep::UNet(petprep::UNetConfig{}, nullptr).ParamCount(), batch, side, side, gflop);
   const Batch b = MakeBatch(batch, side);
   std::string hashes[3];
   double median[3] = {0, 0, 0};
@@ -159,7 +190,9 @@ int main(int argc, char** argv) {
       Trainer fresh;
       float loss = 0;
       for (int i = 0; i < 10; ++i) loss = fresh.Step(b);
-      hashes[t] = petprep::ToHex(fresh.net.WeightsDigest());
+      auto digest = fresh.net.WeightsDigest();
+      Check(digest.status());
+      hashes[t] = petprep::ToHex(*digest);
       std::printf("hash threads=%d: %s  loss10=%.9g\n", t, hashes[t].c_str(), loss);
       return 0;
     });

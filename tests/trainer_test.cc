@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -21,6 +22,7 @@
 #include "pipeline/core/atomic_file.h"
 #include "pipeline/dataset/codec.h"
 #include "pipeline/dataset/dataset_reader.h"
+#include "pipeline/train/backend.h"
 #include "pipeline/train/checkpoint.h"
 #include "pipeline/train/metrics.h"
 #include "tests/test_util.h"
@@ -354,6 +356,42 @@ double ColourClassifierMeanIou(const std::string& data) {
     m.Add(mask->data, pred);
   }
   return m.MeanIou();
+}
+
+TEST_F(TrainerTest, ABackendErrorStopsTrainingNamingTheOpAndKeepsTheCheckpoint) {
+  TrainOptions o;
+  o.data = data32_;
+  o.out = Run("fault");
+  o.widths = {4, 8, 16};
+  o.batch = 4;
+  o.steps_per_epoch = 10;
+  o.epochs = 2;
+  o.threads = 1;
+  o.quiet = true;
+  // Three levels: two transposed convolutions per step, so call 25 is in step 13 (epoch 2).
+  CpuBackendFault fault;
+  fault.op = Op::kConvT2x2Backward;
+  fault.fail_at_call = 25;
+  std::unique_ptr<Backend> faulty = NewFaultyCpuBackend(fault);
+  TrainResult failed;
+  Status s = petprep::Train(o, &failed, faulty.get());
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("convt2x2_backward"), std::string::npos) << s.ToString();
+  auto list = ListCheckpoints(Run("fault") + "/checkpoints");
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list.back().first, 10u);
+  auto kept = PeekCheckpoint(list.back().second);
+  ASSERT_TRUE(kept.ok()) << kept.status().ToString();
+
+  // Resumed on a sound backend, the run ends as an uninterrupted one does.
+  TrainOptions resume = o;
+  resume.resume = true;
+  TrainResult resumed, whole;
+  ASSERT_TRUE(petprep::Train(resume, &resumed).ok());
+  TrainOptions ref = o;
+  ref.out = Run("fault_ref");
+  ASSERT_TRUE(petprep::Train(ref, &whole).ok());
+  ExpectSameRun(Run("fault"), Run("fault_ref"));
 }
 
 TEST(TrainerLearningTest, BeatsAPerPixelColourClassifier) {

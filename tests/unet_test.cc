@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "pipeline/core/philox.h"
+#include "pipeline/train/backend.h"
 #include "pipeline/train/optim.h"
 #include "pipeline/train/simd.h"
 #include "pipeline/train/threads.h"
@@ -15,7 +17,7 @@ namespace petprep {
 namespace {
 
 TEST(UNetTest, ParameterCountMatchesThePeerNetwork) {
-  UNet net(UNetConfig{});
+  UNet net(UNetConfig{}, nullptr);
   EXPECT_EQ(net.ParamCount(), 482771u);  // ../shared/peers/torch_unet_step.py, --up tconv
   EXPECT_EQ(net.Params().size(), net.ParamNames().size());
   EXPECT_EQ(net.Params().size(), net.Grads().size());
@@ -52,22 +54,31 @@ RunResult Train(int steps, const std::string& loss_kind = "ce") {
   UNetConfig c;
   c.widths = {4, 8};
   c.dropout = 0.2f;
-  UNet net(c);
-  net.Init(42);
-  std::vector<AdamSlot> slots;
+  std::unique_ptr<Backend> backend = NewCpuBackend();
+  UNet net(c, backend.get());
+  EXPECT_TRUE(net.Init(42).ok());
+  std::vector<DeviceAdamSlot> slots;
   AdamOptions o;
   o.lr = 0.01;
   RunResult r;
+  DeviceTensor x, labels, dl, loss;
   for (int s = 0; s < steps; ++s) {
     Batch b = MakeBatch(3, 16, static_cast<uint64_t>(s));
-    const Tensor& logits = net.Forward(b.x, true, 42, static_cast<uint64_t>(s));
-    Tensor dl;
-    float loss = loss_kind == "ce" ? SoftmaxCrossEntropy(logits, b.labels, &dl)
-                                   : BceJaccard(logits, b.labels, &dl);
-    net.Backward(dl);
-    AdamStep(o, static_cast<uint64_t>(s + 1), net.Params(), net.Grads(), &slots);
-    r.losses.push_back(loss);
-    r.step_digests.push_back(ToHex(net.WeightsDigest()));
+    EXPECT_TRUE(backend->Upload(b.x, &x).ok());
+    EXPECT_TRUE(backend->UploadBytes(b.labels.data(), {3, 1, 16, 16}, &labels).ok());
+    const DeviceTensor* logits = nullptr;
+    Status st = net.Forward(x, true, 42, static_cast<uint64_t>(s), &logits);
+    if (st.ok()) {
+      st = loss_kind == "ce" ? backend->SoftmaxCrossEntropy(*logits, labels, &loss, &dl)
+                             : backend->BceJaccard(*logits, labels, &loss, &dl);
+    }
+    if (st.ok()) st = net.Backward(dl);
+    if (st.ok())
+      st = AdamStep(backend.get(), o, static_cast<uint64_t>(s + 1), net.Params(), net.Grads(),
+                    &slots);
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    r.losses.push_back(*backend->ReadScalar(loss));
+    r.step_digests.push_back(ToHex(*net.WeightsDigest()));
   }
   return r;
 }
@@ -107,12 +118,22 @@ TEST(UNetTest, TenAdamStepsSameWeightsOnEverySimdPath) {
 TEST(UNetTest, EvalModeUsesRunningStatistics) {
   UNetConfig c;
   c.widths = {4, 8};
-  UNet net(c);
-  net.Init(1);
+  std::unique_ptr<Backend> backend = NewCpuBackend();
+  UNet net(c, backend.get());
+  ASSERT_TRUE(net.Init(1).ok());
   Batch b = MakeBatch(2, 8, 0);
-  Tensor train = net.Forward(b.x, true);
-  Tensor eval1 = net.Forward(b.x, false);
-  Tensor eval2 = net.Forward(b.x, false);
+  DeviceTensor x;
+  ASSERT_TRUE(backend->Upload(b.x, &x).ok());
+  auto run = [&](bool training) {
+    const DeviceTensor* logits = nullptr;
+    Tensor out;
+    EXPECT_TRUE(net.Forward(x, training, 0, 0, &logits).ok());
+    EXPECT_TRUE(backend->Download(*logits, &out).ok());
+    return out;
+  };
+  Tensor train = run(true);
+  Tensor eval1 = run(false);
+  Tensor eval2 = run(false);
   ASSERT_TRUE(train.SameShape(eval1));
   EXPECT_EQ(eval1.ShapeString(), "2x3x8x8");
   bool differ = false;

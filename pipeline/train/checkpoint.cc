@@ -104,7 +104,7 @@ std::vector<std::pair<uint64_t, std::string>> ListCheckpoints(const std::string&
 }
 
 Status SaveCheckpoint(const std::string& path, const TrainState& state, UNet* net,
-                      const std::vector<AdamSlot>& slots) {
+                      const std::vector<DeviceAdamSlot>& slots) {
   schema::Checkpoint c;
   c.set_step(state.step);
   c.set_config_json(state.config_json);
@@ -116,18 +116,23 @@ Status SaveCheckpoint(const std::string& path, const TrainState& state, UNet* ne
   c.set_best_val_loss(state.best_val_loss);
   c.set_best_step(state.best_step);
   c.set_pending_validation(state.pending_validation);
-  std::vector<Tensor*> params = net->Params();
+  std::vector<Tensor> params, bufs;
+  PETPREP_RETURN_IF_ERROR(net->ReadParams(&params, &bufs));
   std::vector<std::string> names = net->ParamNames();
+  Backend* backend = net->backend();
+  Tensor m, v;
   for (size_t i = 0; i < params.size(); ++i) {
-    PutTensor(names[i], *params[i], c.add_params());
-    if (i < slots.size() && slots[i].m.SameShape(*params[i])) {
-      PutTensor(names[i], slots[i].m, c.add_adam_m());
-      PutTensor(names[i], slots[i].v, c.add_adam_v());
+    PutTensor(names[i], params[i], c.add_params());
+    const Shape shape{params[i].n(), params[i].c(), params[i].h(), params[i].w()};
+    if (i < slots.size() && slots[i].m.allocated() && slots[i].m.shape() == shape) {
+      PETPREP_RETURN_IF_ERROR(backend->Download(slots[i].m, &m));
+      PETPREP_RETURN_IF_ERROR(backend->Download(slots[i].v, &v));
+      PutTensor(names[i], m, c.add_adam_m());
+      PutTensor(names[i], v, c.add_adam_v());
     }
   }
-  std::vector<Tensor*> bufs = net->Buffers();
   std::vector<std::string> buf_names = net->BufferNames();
-  for (size_t i = 0; i < bufs.size(); ++i) PutTensor(buf_names[i], *bufs[i], c.add_buffers());
+  for (size_t i = 0; i < bufs.size(); ++i) PutTensor(buf_names[i], bufs[i], c.add_buffers());
   std::string data;
   if (!c.SerializeToString(&data)) return Status::Internal("checkpoint does not serialize");
   std::string file(kMagic, 8);
@@ -139,42 +144,61 @@ Status SaveCheckpoint(const std::string& path, const TrainState& state, UNet* ne
 }
 
 Status LoadCheckpoint(const std::string& path, TrainState* state, UNet* net,
-                      std::vector<AdamSlot>* slots) {
+                      std::vector<DeviceAdamSlot>* slots) {
   auto c = ReadVerified(path);
   if (!c.ok()) return c.status();
-  std::vector<Tensor*> params = net->Params();
   std::vector<std::string> names = net->ParamNames();
-  if (static_cast<size_t>(c->params_size()) != params.size()) {
+  std::vector<Shape> shapes = net->ParamShapes();
+  if (static_cast<size_t>(c->params_size()) != names.size()) {
     return Status::Corruption(path + ": holds " + std::to_string(c->params_size()) +
-                              " parameters, the model has " + std::to_string(params.size()));
+                              " parameters, the model has " + std::to_string(names.size()));
   }
   const bool moments = c->adam_m_size() == c->params_size() && c->adam_v_size() == c->params_size();
   if (!moments && (c->step() > 0 || c->adam_m_size() + c->adam_v_size() > 0)) {
     return Status::Corruption(path + ": the optimiser's moments are missing or incomplete (step " +
                               std::to_string(c->step()) + ")");
   }
-  slots->assign(params.size(), AdamSlot{});
-  for (size_t i = 0; i < params.size(); ++i) {
-    PETPREP_RETURN_IF_ERROR(GetTensor(path, names[i], c->params(static_cast<int>(i)), params[i]));
+  std::vector<Tensor> params(names.size()), ms, vs;
+  if (moments) {
+    ms.resize(names.size());
+    vs.resize(names.size());
+  }
+  for (size_t i = 0; i < names.size(); ++i) {
+    const Shape& s = shapes[i];
+    for (Tensor* t : {&params[i], moments ? &ms[i] : nullptr, moments ? &vs[i] : nullptr}) {
+      if (t != nullptr) t->Resize(s.n, s.c, s.h, s.w);
+    }
+    const int k = static_cast<int>(i);
+    PETPREP_RETURN_IF_ERROR(GetTensor(path, names[i], c->params(k), &params[i]));
     if (moments) {
-      AdamSlot& s = (*slots)[i];
-      s.m.Resize(params[i]->n(), params[i]->c(), params[i]->h(), params[i]->w());
-      s.v.Resize(params[i]->n(), params[i]->c(), params[i]->h(), params[i]->w());
-      PETPREP_RETURN_IF_ERROR(GetTensor(path, names[i], c->adam_m(static_cast<int>(i)), &s.m));
-      PETPREP_RETURN_IF_ERROR(GetTensor(path, names[i], c->adam_v(static_cast<int>(i)), &s.v));
+      PETPREP_RETURN_IF_ERROR(GetTensor(path, names[i], c->adam_m(k), &ms[i]));
+      PETPREP_RETURN_IF_ERROR(GetTensor(path, names[i], c->adam_v(k), &vs[i]));
     }
   }
-  if (!moments) slots->clear();
-  std::vector<Tensor*> bufs = net->Buffers();
   std::vector<std::string> buf_names = net->BufferNames();
-  if (static_cast<size_t>(c->buffers_size()) != bufs.size()) {
+  if (static_cast<size_t>(c->buffers_size()) != buf_names.size()) {
     return Status::Corruption(path + ": holds " + std::to_string(c->buffers_size()) +
                               " BatchNorm statistics, the model has " +
-                              std::to_string(bufs.size()));
+                              std::to_string(buf_names.size()));
   }
+  std::vector<Tensor> bufs(buf_names.size());
   for (size_t i = 0; i < bufs.size(); ++i) {
-    PETPREP_RETURN_IF_ERROR(
-        GetTensor(path, buf_names[i], c->buffers(static_cast<int>(i)), bufs[i]));
+    const schema::TensorData& in = c->buffers(static_cast<int>(i));
+    // Statistics are (C, 1, 1, 1); C is checked against the layer's below.
+    const int ch = in.shape_size() == 4 ? static_cast<int>(in.shape(0)) : 0;
+    bufs[i].Resize(ch, 1, 1, 1);
+    PETPREP_RETURN_IF_ERROR(GetTensor(path, buf_names[i], in, &bufs[i]));
+  }
+  Status written = net->WriteParams(params, bufs);
+  if (!written.ok()) return Status::Corruption(path + ": " + written.message());
+  Backend* backend = net->backend();
+  slots->clear();
+  if (moments) {
+    slots->resize(names.size());
+    for (size_t i = 0; i < names.size(); ++i) {
+      PETPREP_RETURN_IF_ERROR(backend->Upload(ms[i], &(*slots)[i].m));
+      PETPREP_RETURN_IF_ERROR(backend->Upload(vs[i], &(*slots)[i].v));
+    }
   }
   *state = StateOf(*c);
   return Status::Ok();

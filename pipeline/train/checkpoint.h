@@ -28,14 +28,16 @@ struct TrainState {
   bool pending_validation = false;  // the epoch ending at `step` still needs its validation
 };
 
-// Writes the state, the network and Adam's slots to `path` atomically.
+// Writes the state, the network and Adam's slots to `path` atomically (the tensors are copied
+// from their backend once; the file is the same whatever the backend).
 Status SaveCheckpoint(const std::string& path, const TrainState& state, UNet* net,
-                      const std::vector<AdamSlot>& slots);
+                      const std::vector<DeviceAdamSlot>& slots);
 
 // Reads `path` into the state, the network (whose configuration must match: names and shapes
-// are checked) and Adam's slots. kCorruption names the file on any failed check.
+// are checked) and Adam's slots, on the network's backend. kCorruption names the file on any
+// failed check.
 Status LoadCheckpoint(const std::string& path, TrainState* state, UNet* net,
-                      std::vector<AdamSlot>* slots);
+                      std::vector<DeviceAdamSlot>* slots);
 
 // Only the state (the configuration, size and step) of a checkpoint, fully verified.
 Result<TrainState> PeekCheckpoint(const std::string& path);

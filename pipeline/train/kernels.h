@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "pipeline/core/arithmetic_guard.h"
 #include "pipeline/core/hd.h"
 
 namespace petprep {
@@ -86,6 +87,16 @@ PETPREP_HD_INLINE int MaxPoolWinner(T q0, T q1, T q2, T q3) {
   if (q2 > best) best = q2, win = 2;
   if (q3 > best) win = 3;
   return win;
+}
+
+// The predicted class at one pixel: the first maximum over c channels, z[k * plane].
+template <typename T>
+PETPREP_HD_INLINE int ArgmaxChannel(const T* z, int64_t plane, int c) {
+  int best = 0;
+  for (int k = 1; k < c; ++k) {
+    if (z[k * plane] > z[best * plane]) best = k;
+  }
+  return best;
 }
 
 // Adam's update of one element (ARITHMETIC.md): returns the new weight, updates m and v.

@@ -8,8 +8,8 @@
 #include <cstdint>
 #include <cstring>
 
-#include "pipeline/core/hd.h"
 #include "pipeline/core/arithmetic_guard.h"
+#include "pipeline/core/hd.h"
 
 namespace petprep {
 

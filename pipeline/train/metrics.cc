@@ -3,6 +3,8 @@
 #include <cmath>
 #include <limits>
 
+#include "pipeline/train/kernels.h"
+
 namespace petprep {
 
 const char* const kClassNames[3] = {"pet", "background", "border"};
@@ -13,11 +15,7 @@ std::vector<uint8_t> ArgmaxClasses(const Tensor& logits) {
   for (int n = 0; n < logits.n(); ++n) {
     const float* z = logits.data() + static_cast<int64_t>(n) * logits.c() * plane;
     for (int64_t i = 0; i < plane; ++i) {
-      int best = 0;
-      for (int c = 1; c < logits.c(); ++c) {
-        if (z[c * plane + i] > z[best * plane + i]) best = c;
-      }
-      out[n * plane + i] = static_cast<uint8_t>(best);
+      out[n * plane + i] = static_cast<uint8_t>(ArgmaxChannel(z + i, plane, logits.c()));
     }
   }
   return out;
@@ -29,6 +27,10 @@ void SegmentationMetrics::Add(const std::vector<uint8_t>& truth,
     if (truth[i] < classes_ && predicted[i] < classes_)
       ++confusion_[truth[i] * classes_ + predicted[i]];
   }
+}
+
+void SegmentationMetrics::AddCounts(const std::vector<uint32_t>& counts) {
+  for (size_t i = 0; i < counts.size() && i < confusion_.size(); ++i) confusion_[i] += counts[i];
 }
 
 void SegmentationMetrics::AddLoss(double mean_loss, uint64_t pixels) {

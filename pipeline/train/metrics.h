@@ -23,6 +23,8 @@ class SegmentationMetrics {
 
   // Counts prediction against truth for every pixel (both N*H*W class ids).
   void Add(const std::vector<uint8_t>& truth, const std::vector<uint8_t>& predicted);
+  // Adds a confusion matrix counted elsewhere: counts[truth * classes + predicted].
+  void AddCounts(const std::vector<uint32_t>& counts);
   // A batch's mean loss over `pixels` pixels; Loss() is the pixel-weighted mean.
   void AddLoss(double mean_loss, uint64_t pixels);
 

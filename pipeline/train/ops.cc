@@ -331,8 +331,8 @@ void BatchNormForwardTrain(const TensorT<T>& x, const TensorT<T>& gamma, const T
   const T count = static_cast<T>(static_cast<int64_t>(n) * plane);
   y->Reshape(n, c, x.h(), x.w());
   cache->xhat.Reshape(n, c, x.h(), x.w());
-  cache->mean.assign(c, T(0));
-  cache->inv_std.assign(c, T(0));
+  cache->mean.Reshape(c, 1, 1, 1);
+  cache->inv_std.Reshape(c, 1, 1, 1);
   const T eps = static_cast<T>(kBatchNormEps), mom = static_cast<T>(kBatchNormMomentum);
   const T keep = T(1) - mom;
   ParallelChannels(c, [&](int ch) {
@@ -433,13 +433,18 @@ void ReluBackward(const TensorT<T>& y, const TensorT<T>& dy, TensorT<T>* dx) {
 
 template <typename T>
 void MaxPoolForward(const TensorT<T>& x, TensorT<T>* y, std::vector<uint8_t>* argmax) {
+  argmax->assign(static_cast<size_t>(x.n()) * x.c() * (x.h() / 2) * (x.w() / 2), 0);
+  MaxPoolForward(x, y, argmax->data());
+}
+
+template <typename T>
+void MaxPoolForward(const TensorT<T>& x, TensorT<T>* y, uint8_t* argmax) {
   const int ho = x.h() / 2, wo = x.w() / 2;
   y->Reshape(x.n(), x.c(), ho, wo);
-  argmax->assign(y->size(), 0);
   tbb::parallel_for(0, x.n() * x.c(), [&](int pl) {
     const T* s = x.data() + static_cast<int64_t>(pl) * x.plane();
     T* d = y->data() + static_cast<int64_t>(pl) * y->plane();
-    uint8_t* am = argmax->data() + static_cast<int64_t>(pl) * y->plane();
+    uint8_t* am = argmax + static_cast<int64_t>(pl) * y->plane();
     for (int i = 0; i < ho; ++i) {
       for (int j = 0; j < wo; ++j) {
         const T* q = s + 2 * i * x.w() + 2 * j;
@@ -454,11 +459,17 @@ void MaxPoolForward(const TensorT<T>& x, TensorT<T>* y, std::vector<uint8_t>* ar
 template <typename T>
 void MaxPoolBackward(const TensorT<T>& x_shape, const TensorT<T>& dy,
                      const std::vector<uint8_t>& argmax, TensorT<T>* dx) {
+  MaxPoolBackward(x_shape, dy, argmax.data(), dx);
+}
+
+template <typename T>
+void MaxPoolBackward(const TensorT<T>& x_shape, const TensorT<T>& dy, const uint8_t* argmax,
+                     TensorT<T>* dx) {
   dx->Resize(x_shape.n(), x_shape.c(), x_shape.h(), x_shape.w());
   const int ho = dy.h(), wo = dy.w(), w = dx->w();
   tbb::parallel_for(0, dy.n() * dy.c(), [&](int pl) {
     const T* s = dy.data() + static_cast<int64_t>(pl) * dy.plane();
-    const uint8_t* am = argmax.data() + static_cast<int64_t>(pl) * dy.plane();
+    const uint8_t* am = argmax + static_cast<int64_t>(pl) * dy.plane();
     T* d = dx->data() + static_cast<int64_t>(pl) * dx->plane();
     for (int i = 0; i < ho; ++i) {
       for (int j = 0; j < wo; ++j) {
@@ -497,8 +508,14 @@ void ConcatBackward(const TensorT<T>& dy, int a_channels, TensorT<T>* da, Tensor
 template <typename T>
 void DropoutForward(const TensorT<T>& x, float p, uint64_t seed, uint64_t step, uint32_t layer,
                     TensorT<T>* y, std::vector<uint8_t>* keep) {
-  y->Reshape(x.n(), x.c(), x.h(), x.w());
   keep->assign(x.size(), 0);
+  DropoutForward(x, p, seed, step, layer, y, keep->data());
+}
+
+template <typename T>
+void DropoutForward(const TensorT<T>& x, float p, uint64_t seed, uint64_t step, uint32_t layer,
+                    TensorT<T>* y, uint8_t* keep) {
+  y->Reshape(x.n(), x.c(), x.h(), x.w());
   const PhiloxKey key = DeriveKey(seed, RandomPurpose::kDropout);
   const T scale = T(1) / (T(1) - static_cast<T>(p));
   const int64_t blocks = (static_cast<int64_t>(x.size()) + 3) / 4;
@@ -510,7 +527,7 @@ void DropoutForward(const TensorT<T>& x, float p, uint64_t seed, uint64_t step, 
       const int64_t e = blk * 4 + j;
       if (e >= static_cast<int64_t>(x.size())) break;
       const bool k = UniformFloat(r.v[j]) >= p;
-      (*keep)[e] = k ? 1 : 0;
+      keep[e] = k ? 1 : 0;
       (*y)[e] = k ? x[e] * scale : T(0);
     }
   });
@@ -519,6 +536,11 @@ void DropoutForward(const TensorT<T>& x, float p, uint64_t seed, uint64_t step, 
 template <typename T>
 void DropoutBackward(const TensorT<T>& dy, float p, const std::vector<uint8_t>& keep,
                      TensorT<T>* dx) {
+  DropoutBackward(dy, p, keep.data(), dx);
+}
+
+template <typename T>
+void DropoutBackward(const TensorT<T>& dy, float p, const uint8_t* keep, TensorT<T>* dx) {
   if (dx != &dy) dx->Resize(dy.n(), dy.c(), dy.h(), dy.w());
   const T scale = T(1) / (T(1) - static_cast<T>(p));
   ParallelElements(static_cast<int64_t>(dy.size()),
@@ -530,6 +552,11 @@ void DropoutBackward(const TensorT<T>& dy, float p, const std::vector<uint8_t>& 
 template <typename T>
 T SoftmaxCrossEntropy(const TensorT<T>& logits, const std::vector<uint8_t>& labels,
                       TensorT<T>* dlogits) {
+  return SoftmaxCrossEntropy(logits, labels.data(), dlogits);
+}
+
+template <typename T>
+T SoftmaxCrossEntropy(const TensorT<T>& logits, const uint8_t* labels, TensorT<T>* dlogits) {
   const int n = logits.n(), c = logits.c();
   const int64_t plane = static_cast<int64_t>(logits.plane());
   const T count = static_cast<T>(static_cast<int64_t>(n) * plane);
@@ -556,6 +583,11 @@ T SoftmaxCrossEntropy(const TensorT<T>& logits, const std::vector<uint8_t>& labe
 
 template <typename T>
 T BceJaccard(const TensorT<T>& logits, const std::vector<uint8_t>& labels, TensorT<T>* dlogits) {
+  return BceJaccard(logits, labels.data(), dlogits);
+}
+
+template <typename T>
+T BceJaccard(const TensorT<T>& logits, const uint8_t* labels, TensorT<T>* dlogits) {
   const int n = logits.n(), c = logits.c();
   const int64_t plane = static_cast<int64_t>(logits.plane());
   const int64_t total = static_cast<int64_t>(logits.size());
@@ -615,16 +647,24 @@ T BceJaccard(const TensorT<T>& logits, const std::vector<uint8_t>& labels, Tenso
   template void ReluForward(const TensorT<T>&, TensorT<T>*);                                       \
   template void ReluBackward(const TensorT<T>&, const TensorT<T>&, TensorT<T>*);                   \
   template void MaxPoolForward(const TensorT<T>&, TensorT<T>*, std::vector<uint8_t>*);             \
+  template void MaxPoolForward(const TensorT<T>&, TensorT<T>*, uint8_t*);                          \
   template void MaxPoolBackward(const TensorT<T>&, const TensorT<T>&, const std::vector<uint8_t>&, \
+                                TensorT<T>*);                                                      \
+  template void MaxPoolBackward(const TensorT<T>&, const TensorT<T>&, const uint8_t*,              \
                                 TensorT<T>*);                                                      \
   template void ConcatForward(const TensorT<T>&, const TensorT<T>&, TensorT<T>*);                  \
   template void ConcatBackward(const TensorT<T>&, int, TensorT<T>*, TensorT<T>*);                  \
   template void DropoutForward(const TensorT<T>&, float, uint64_t, uint64_t, uint32_t,             \
                                TensorT<T>*, std::vector<uint8_t>*);                                \
+  template void DropoutForward(const TensorT<T>&, float, uint64_t, uint64_t, uint32_t,             \
+                               TensorT<T>*, uint8_t*);                                             \
   template void DropoutBackward(const TensorT<T>&, float, const std::vector<uint8_t>&,             \
                                 TensorT<T>*);                                                      \
+  template void DropoutBackward(const TensorT<T>&, float, const uint8_t*, TensorT<T>*);            \
   template T SoftmaxCrossEntropy(const TensorT<T>&, const std::vector<uint8_t>&, TensorT<T>*);     \
-  template T BceJaccard(const TensorT<T>&, const std::vector<uint8_t>&, TensorT<T>*);
+  template T SoftmaxCrossEntropy(const TensorT<T>&, const uint8_t*, TensorT<T>*);                  \
+  template T BceJaccard(const TensorT<T>&, const std::vector<uint8_t>&, TensorT<T>*);              \
+  template T BceJaccard(const TensorT<T>&, const uint8_t*, TensorT<T>*);
 
 PETPREP_OPS_INSTANTIATE(float)
 PETPREP_OPS_INSTANTIATE(double)

@@ -48,8 +48,8 @@ constexpr float kBatchNormMomentum = 0.1f;
 
 template <typename T>
 struct BatchNormCache {
-  std::vector<T> mean, inv_std;  // per channel
-  TensorT<T> xhat;               // (x - mean) * inv_std
+  TensorT<T> mean, inv_std;  // (C, 1, 1, 1)
+  TensorT<T> xhat;           // (x - mean) * inv_std
 };
 
 // Training: batch statistics; updates running_mean and running_var (C values each).
@@ -80,10 +80,16 @@ void ReluBackward(const TensorT<T>& y, const TensorT<T>& dy, TensorT<T>* dx);
 // of each window (0..3 in the order (0,0), (0,1), (1,0), (1,1)); the first maximum wins.
 template <typename T>
 void MaxPoolForward(const TensorT<T>& x, TensorT<T>* y, std::vector<uint8_t>* argmax);
+// The same into argmax[0, y's size).
+template <typename T>
+void MaxPoolForward(const TensorT<T>& x, TensorT<T>* y, uint8_t* argmax);
 // in_shape: x's shape, as a tensor of that shape (its values are not read).
 template <typename T>
 void MaxPoolBackward(const TensorT<T>& x_shape, const TensorT<T>& dy,
                      const std::vector<uint8_t>& argmax, TensorT<T>* dx);
+template <typename T>
+void MaxPoolBackward(const TensorT<T>& x_shape, const TensorT<T>& dy, const uint8_t* argmax,
+                     TensorT<T>* dx);
 
 // y = [a, b] along channels. REQUIRES: same N, H, W.
 template <typename T>
@@ -98,10 +104,16 @@ void ConcatBackward(const TensorT<T>& dy, int a_channels, TensorT<T>* da, Tensor
 template <typename T>
 void DropoutForward(const TensorT<T>& x, float p, uint64_t seed, uint64_t step, uint32_t layer,
                     TensorT<T>* y, std::vector<uint8_t>* keep);
+// The same into keep[0, x's size).
+template <typename T>
+void DropoutForward(const TensorT<T>& x, float p, uint64_t seed, uint64_t step, uint32_t layer,
+                    TensorT<T>* y, uint8_t* keep);
 // dx may be &dy.
 template <typename T>
 void DropoutBackward(const TensorT<T>& dy, float p, const std::vector<uint8_t>& keep,
                      TensorT<T>* dx);
+template <typename T>
+void DropoutBackward(const TensorT<T>& dy, float p, const uint8_t* keep, TensorT<T>* dx);
 
 // ---- losses. labels: N*H*W class ids, each < C. Returns the mean loss; writes dlogits.
 
@@ -109,11 +121,15 @@ void DropoutBackward(const TensorT<T>& dy, float p, const std::vector<uint8_t>& 
 template <typename T>
 T SoftmaxCrossEntropy(const TensorT<T>& logits, const std::vector<uint8_t>& labels,
                       TensorT<T>* dlogits);
+template <typename T>
+T SoftmaxCrossEntropy(const TensorT<T>& logits, const uint8_t* labels, TensorT<T>* dlogits);
 // The reference's loss: sigmoid binary cross-entropy against one-hot targets, averaged over
 // all N*C*H*W elements, plus 1 - soft Jaccard (I + 1) / (S - I + 1), I = sum p*t,
 // S = sum p + sum t.
 template <typename T>
 T BceJaccard(const TensorT<T>& logits, const std::vector<uint8_t>& labels, TensorT<T>* dlogits);
+template <typename T>
+T BceJaccard(const TensorT<T>& logits, const uint8_t* labels, TensorT<T>* dlogits);
 
 // ---- sums ARITHMETIC.md defines, used by the ops and by the trainer's metrics.
 

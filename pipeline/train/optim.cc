@@ -42,14 +42,22 @@ double PowInt(double b, uint64_t t) {
   return result;
 }
 
+AdamConstants AdamConstantsFor(const AdamOptions& o, uint64_t t) {
+  AdamConstants k;
+  k.step = static_cast<float>(o.lr / (1.0 - PowInt(o.beta1, t)));
+  k.bc2_sqrt = static_cast<float>(std::sqrt(1.0 - PowInt(o.beta2, t)));
+  k.b1 = static_cast<float>(o.beta1);
+  k.b2 = static_cast<float>(o.beta2);
+  k.c1 = static_cast<float>(1.0 - o.beta1);
+  k.c2 = static_cast<float>(1.0 - o.beta2);
+  k.eps = o.eps;
+  return k;
+}
+
 void AdamStep(const AdamOptions& o, uint64_t t, const std::vector<Tensor*>& params,
               const std::vector<const Tensor*>& grads, std::vector<AdamSlot>* slots) {
   if (slots->size() != params.size()) slots->resize(params.size());
-  const float step_size = static_cast<float>(o.lr / (1.0 - PowInt(o.beta1, t)));
-  const float bc2_sqrt = static_cast<float>(std::sqrt(1.0 - PowInt(o.beta2, t)));
-  const float b1 = static_cast<float>(o.beta1), b2 = static_cast<float>(o.beta2);
-  const float c1 = static_cast<float>(1.0 - o.beta1), c2 = static_cast<float>(1.0 - o.beta2);
-  const float eps = o.eps;
+  const AdamConstants k = AdamConstantsFor(o, t);
   for (size_t i = 0; i < params.size(); ++i) {
     Tensor& w = *params[i];
     const Tensor& g = *grads[i];
@@ -59,7 +67,8 @@ void AdamStep(const AdamOptions& o, uint64_t t, const std::vector<Tensor*>& para
       s.v.Resize(w.n(), w.c(), w.h(), w.w());
     }
     ForElements(w.size(), [&](size_t e) {
-      w[e] = AdamUpdate(w[e], g[e], &s.m[e], &s.v[e], b1, c1, b2, c2, step_size, bc2_sqrt, eps);
+      w[e] = AdamUpdate(w[e], g[e], &s.m[e], &s.v[e], k.b1, k.c1, k.b2, k.c2, k.step, k.bc2_sqrt,
+                        k.eps);
     });
   }
 }
@@ -76,6 +85,39 @@ void SgdStep(const SgdOptions& o, uint64_t t, const std::vector<Tensor*>& params
     if (!b.SameShape(w)) b.Resize(w.n(), w.c(), w.h(), w.w());
     ForElements(w.size(), [&](size_t e) { w[e] = SgdUpdate(w[e], g[e], &b[e], first, mu, lr); });
   }
+}
+
+Status AdamStep(Backend* backend, const AdamOptions& o, uint64_t t,
+                const std::vector<DeviceTensor*>& params,
+                const std::vector<const DeviceTensor*>& grads, std::vector<DeviceAdamSlot>* slots) {
+  if (slots->size() != params.size()) slots->resize(params.size());
+  const AdamConstants k = AdamConstantsFor(o, t);
+  for (size_t i = 0; i < params.size(); ++i) {
+    DeviceAdamSlot& s = (*slots)[i];
+    if (!s.m.allocated() || s.m.shape() != params[i]->shape()) {
+      PETPREP_RETURN_IF_ERROR(backend->AllocateZero(params[i]->shape(), DType::kF32, &s.m));
+      PETPREP_RETURN_IF_ERROR(backend->AllocateZero(params[i]->shape(), DType::kF32, &s.v));
+    }
+    PETPREP_RETURN_IF_ERROR(backend->AdamUpdate(k, params[i], *grads[i], &s.m, &s.v));
+  }
+  return Status::Ok();
+}
+
+Status SgdStep(Backend* backend, const SgdOptions& o, uint64_t t,
+               const std::vector<DeviceTensor*>& params,
+               const std::vector<const DeviceTensor*>& grads, std::vector<DeviceTensor>* buffers) {
+  if (buffers->size() != params.size()) buffers->resize(params.size());
+  SgdConstants k;
+  k.lr = static_cast<float>(o.lr);
+  k.momentum = o.momentum;
+  for (size_t i = 0; i < params.size(); ++i) {
+    DeviceTensor& b = (*buffers)[i];
+    const bool fresh = !b.allocated() || b.shape() != params[i]->shape();
+    k.first = t <= 1 || fresh;
+    if (fresh) PETPREP_RETURN_IF_ERROR(backend->AllocateZero(params[i]->shape(), DType::kF32, &b));
+    PETPREP_RETURN_IF_ERROR(backend->SgdUpdate(k, params[i], *grads[i], &b));
+  }
+  return Status::Ok();
 }
 
 void HeUniform(Tensor* t, int fan_in, uint64_t seed, uint32_t id) {

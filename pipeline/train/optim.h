@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "pipeline/core/status.h"
+#include "pipeline/train/backend.h"
 #include "pipeline/train/tensor.h"
 
 namespace petprep {
@@ -24,10 +26,21 @@ struct AdamSlot {
   Tensor m, v;  // same shape as the parameter
 };
 
+// The per-step constants every backend's Adam update uses (step t, 1-based).
+AdamConstants AdamConstantsFor(const AdamOptions& o, uint64_t t);
+
 // One step t (1-based) over every parameter with its gradient. Slots are created (zero) on
 // first use. REQUIRES: params, grads and slots line up.
 void AdamStep(const AdamOptions& o, uint64_t t, const std::vector<Tensor*>& params,
               const std::vector<const Tensor*>& grads, std::vector<AdamSlot>* slots);
+
+// The same on a backend: the parameters, gradients and moments live there.
+struct DeviceAdamSlot {
+  DeviceTensor m, v;
+};
+Status AdamStep(Backend* backend, const AdamOptions& o, uint64_t t,
+                const std::vector<DeviceTensor*>& params,
+                const std::vector<const DeviceTensor*>& grads, std::vector<DeviceAdamSlot>* slots);
 
 // SGD with momentum as PyTorch computes it (no dampening): buf = g on the first step, then
 // buf = momentum * buf + g; w = w - lr * buf.
@@ -37,6 +50,9 @@ struct SgdOptions {
 };
 void SgdStep(const SgdOptions& o, uint64_t t, const std::vector<Tensor*>& params,
              const std::vector<const Tensor*>& grads, std::vector<Tensor>* buffers);
+Status SgdStep(Backend* backend, const SgdOptions& o, uint64_t t,
+               const std::vector<DeviceTensor*>& params,
+               const std::vector<const DeviceTensor*>& grads, std::vector<DeviceTensor>* buffers);
 
 // b^t by square-and-multiply over t's bits from the lowest, in double.
 double PowInt(double b, uint64_t t);

@@ -22,7 +22,7 @@ const char kSelftestFingerprint[] =
 
 namespace {
 
-struct Shape {
+struct OpShape {
   int n, ci, co, h, w;
   std::string Name() const {
     return std::to_string(n) + "x" + std::to_string(ci) + "x" + std::to_string(h) + "x" +
@@ -32,7 +32,7 @@ struct Shape {
 
 // Tails on every path (odd widths, channels not multiples of 4, 6, 8 or 16), then a shape
 // the vector kernels cover whole.
-const Shape kShapes[] = {{2, 5, 7, 9, 11}, {2, 16, 24, 16, 20}};
+const OpShape kShapes[] = {{2, 5, 7, 9, 11}, {2, 16, 24, 16, 20}};
 
 Tensor Input(int n, int c, int h, int w, uint32_t id, float lo = -1.0f, float hi = 1.0f) {
   Tensor t(n, c, h, w);
@@ -111,7 +111,7 @@ std::vector<SelftestLine> SelftestLines() {
   auto add = [&](const std::string& op, const std::string& shape, const std::string& digest) {
     lines.push_back({op, shape, digest});
   };
-  for (const Shape& s : kShapes) {
+  for (const OpShape& s : kShapes) {
     Tensor x = Input(s.n, s.ci, s.h, s.w, 1);
     Tensor b = Input(s.co, 1, 1, 1, 2);
     Tensor y, dx, dw, db;

@@ -20,6 +20,7 @@
 #include "pipeline/dataset/resize.h"
 #include "pipeline/dataset/source_image.h"
 #include "pipeline/loader/loader.h"
+#include "pipeline/train/backend.h"
 #include "pipeline/train/checkpoint.h"
 #include "pipeline/train/float_env.h"
 #include "pipeline/train/metrics.h"
@@ -78,16 +79,21 @@ AugmentSpec EvalSpec(const AugmentSpec& train) {
   return s;
 }
 
-Tensor BatchImages(const Batch& b) {
-  Tensor x(b.size(), 3, b.side, b.side);
-  std::copy(b.images.begin(), b.images.end(), x.data());
-  return x;
+// A batch's images and class ids on the backend.
+struct DeviceBatch {
+  DeviceTensor images, labels;
+};
+
+Status UploadBatch(Backend* backend, const Batch& b, DeviceBatch* out) {
+  PETPREP_RETURN_IF_ERROR(
+      backend->Upload(b.images.data(), Shape{b.size(), 3, b.side, b.side}, &out->images));
+  return backend->UploadBytes(b.masks.data(), Shape{b.size(), 1, b.side, b.side}, &out->labels);
 }
 
-float LossOf(const std::string& kind, const Tensor& logits, const std::vector<uint8_t>& labels,
-             Tensor* dlogits) {
-  return kind == "bce-jaccard" ? BceJaccard(logits, labels, dlogits)
-                               : SoftmaxCrossEntropy(logits, labels, dlogits);
+Status LossOf(Backend* backend, const std::string& kind, const DeviceTensor& logits,
+              const DeviceTensor& labels, DeviceTensor* loss, DeviceTensor* dlogits) {
+  return kind == "bce-jaccard" ? backend->BceJaccard(logits, labels, loss, dlogits)
+                               : backend->SoftmaxCrossEntropy(logits, labels, loss, dlogits);
 }
 
 // Every batch of a split in stored order through the network in eval mode.
@@ -99,12 +105,22 @@ Status EvaluateSplit(const SplitReader* split, int side, int batch, const Augmen
   lo.augment = EvalSpec(spec);
   lo.threads = threads;
   Loader loader(split, side, lo);
+  Backend* backend = net->backend();
+  DeviceBatch db;
+  DeviceTensor dl, lt, predicted, counts;
+  std::vector<uint32_t> host_counts;
   return loader.Run(0, loader.batches_per_epoch(), [&](Batch& b) -> Status {
-    Tensor x = BatchImages(b), dl;
-    const Tensor& logits = net->Forward(x, false);
-    const float l = LossOf(loss, logits, b.masks, &dl);
-    m->AddLoss(l, b.masks.size());
-    m->Add(b.masks, ArgmaxClasses(logits));
+    PETPREP_RETURN_IF_ERROR(UploadBatch(backend, b, &db));
+    const DeviceTensor* logits = nullptr;
+    PETPREP_RETURN_IF_ERROR(net->Forward(db.images, false, 0, 0, &logits));
+    PETPREP_RETURN_IF_ERROR(LossOf(backend, loss, *logits, db.labels, &lt, &dl));
+    PETPREP_RETURN_IF_ERROR(backend->Argmax(*logits, &predicted));
+    PETPREP_RETURN_IF_ERROR(backend->Confusion(db.labels, predicted, 3, &counts));
+    auto l = backend->ReadScalar(lt);
+    if (!l.ok()) return l.status();
+    PETPREP_RETURN_IF_ERROR(backend->DownloadWords(counts, &host_counts));
+    m->AddLoss(*l, b.masks.size());
+    m->AddCounts(host_counts);
     return Status::Ok();
   });
 }
@@ -187,6 +203,7 @@ struct LoadedRun {
   TrainOptions options;
   AugmentSpec spec;
   TrainState state;
+  std::unique_ptr<Backend> backend;
   std::unique_ptr<UNet> net;
   std::string data;
   int image_size = 0;
@@ -208,8 +225,9 @@ Status LoadRun(const std::string& run, const std::string& checkpoint, LoadedRun*
   UNetConfig mc;
   mc.widths = r->options.widths;
   mc.dropout = r->options.dropout;
-  r->net = std::make_unique<UNet>(mc);
-  std::vector<AdamSlot> slots;
+  r->backend = NewCpuBackend();
+  r->net = std::make_unique<UNet>(mc, r->backend.get());
+  std::vector<DeviceAdamSlot> slots;
   return LoadCheckpoint(*path, &r->state, r->net.get(), &slots);
 }
 
@@ -353,7 +371,7 @@ Status ApplyConfigFile(const std::string& path, TrainOptions* o, std::vector<std
   return Status::Ok();
 }
 
-Status Train(TrainOptions o, TrainResult* result) {
+Status Train(TrainOptions o, TrainResult* result, Backend* backend) {
   const auto t0 = std::chrono::steady_clock::now();
   const FloatEnv fp_before = ClearFlushToZero();
   if (!fp_before.ok()) {
@@ -449,9 +467,16 @@ Status Train(TrainOptions o, TrainResult* result) {
   UNetConfig mc;
   mc.widths = o.widths;
   mc.dropout = o.dropout;
-  UNet net(mc);
-  net.Init(o.seed);
-  std::vector<AdamSlot> slots;
+  std::unique_ptr<Backend> own_backend;
+  if (backend == nullptr) {
+    own_backend = NewCpuBackend();
+    backend = own_backend.get();
+  }
+  UNet net(mc, backend);
+  PETPREP_RETURN_IF_ERROR(net.Init(o.seed));
+  std::vector<DeviceAdamSlot> slots;
+  DeviceBatch db;
+  DeviceTensor dl, loss_t;
   TrainState state;
   state.config_json = training.dump();
   state.dataset_fingerprint = d.fingerprint();
@@ -572,15 +597,20 @@ Status Train(TrainOptions o, TrainResult* result) {
                                     " (0 pet, 1 background, 2 border expected)");
         }
       }
-      Tensor x = BatchImages(b), dl;
-      const Tensor& logits = net.Forward(x, true, o.seed, state.step);
-      const float loss = LossOf(o.loss, logits, b.masks, &dl);
+      PETPREP_RETURN_IF_ERROR(UploadBatch(backend, b, &db));
+      const DeviceTensor* logits = nullptr;
+      PETPREP_RETURN_IF_ERROR(net.Forward(db.images, true, o.seed, state.step, &logits));
+      PETPREP_RETURN_IF_ERROR(LossOf(backend, o.loss, *logits, db.labels, &loss_t, &dl));
+      auto loss_or = backend->ReadScalar(loss_t);
+      if (!loss_or.ok()) return loss_or.status();
+      const float loss = *loss_or;
       if (!std::isfinite(loss)) {
         return Status::Internal("the loss is " + std::to_string(loss) + " at step " +
                                 std::to_string(state.step + 1) + " (try a lower --lr)");
       }
-      net.Backward(dl);
-      AdamStep(adam, state.step + 1, net.Params(), net.Grads(), &slots);
+      PETPREP_RETURN_IF_ERROR(net.Backward(dl));
+      PETPREP_RETURN_IF_ERROR(
+          AdamStep(backend, adam, state.step + 1, net.Params(), net.Grads(), &slots));
       ++state.step;
       last_loss = loss;
       Json line;
@@ -590,7 +620,9 @@ Status Train(TrainOptions o, TrainResult* result) {
       line["lr"] = o.lr;
       line["batch_sha256"] = ToHex(b.Digest());
       if ((o.hash_every > 0 && state.step % o.hash_every == 0) || state.step == total) {
-        line["weights_sha256"] = ToHex(net.WeightsDigest());
+        auto digest = net.WeightsDigest();
+        if (!digest.ok()) return digest.status();
+        line["weights_sha256"] = ToHex(*digest);
       }
       PETPREP_RETURN_IF_ERROR(log.Write(line));
       char note[96];
@@ -632,7 +664,9 @@ Status Train(TrainOptions o, TrainResult* result) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   result->steps = state.step;
   result->finished = state.step == total;
-  result->weights_sha256 = ToHex(net.WeightsDigest());
+  auto digest = net.WeightsDigest();
+  if (!digest.ok()) return digest.status();
+  result->weights_sha256 = ToHex(*digest);
   Json s;
   s["weights_sha256"] = result->weights_sha256;
   s["steps"] = state.step;
@@ -673,7 +707,9 @@ Status EvaluateRun(const std::string& run, const std::string& split, const std::
   j["split"] = split;
   j["records"] = (*s)->size();
   j["step"] = r.state.step;
-  j["weights_sha256"] = ToHex(r.net->WeightsDigest());
+  auto digest = r.net->WeightsDigest();
+  if (!digest.ok()) return digest.status();
+  j["weights_sha256"] = ToHex(*digest);
   j["dataset_fingerprint"] = (*dataset)->fingerprint();
   *metrics = j;
   return WriteFileAtomic(run + "/eval-" + split + ".json", j.dump(2) + "\n");
@@ -722,15 +758,19 @@ Status PredictRun(const std::string& run, const std::vector<std::string>& images
     in.stem = base;
     inputs.push_back(std::move(in));
   }
+  DeviceTensor dx, classes;
   for (const Input& in : inputs) {
     const Image& rgb = in.rgb;
     Image small = ResizeBilinear(rgb, side, side);
     std::vector<uint8_t> blank(static_cast<size_t>(side) * side, 1), unused(blank.size());
     Tensor x(1, 3, side, side);
     AugmentSampleCpu(p, small.data.data(), blank.data(), x.data(), unused.data());
-    const Tensor& logits = r.net->Forward(x, false);
+    PETPREP_RETURN_IF_ERROR(r.backend->Upload(x, &dx));
+    const DeviceTensor* logits = nullptr;
+    PETPREP_RETURN_IF_ERROR(r.net->Forward(dx, false, 0, 0, &logits));
+    PETPREP_RETURN_IF_ERROR(r.backend->Argmax(*logits, &classes));
     Image mask_small(side, side, 1);
-    mask_small.data = ArgmaxClasses(logits);
+    PETPREP_RETURN_IF_ERROR(r.backend->DownloadBytes(classes, &mask_small.data));
     Image mask = ResizeNearest(mask_small, rgb.width, rgb.height);
     Image overlay = rgb;
     for (int y = 0; y < rgb.height; ++y) {

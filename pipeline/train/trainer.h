@@ -18,6 +18,7 @@
 
 #include "pipeline/augment/augment.h"
 #include "pipeline/core/status.h"
+#include "pipeline/train/backend.h"
 
 namespace petprep {
 
@@ -57,8 +58,10 @@ struct TrainResult {
   std::vector<std::string> notes;
 };
 
-// Trains (or resumes) into o.out. kInterrupted after Ctrl-C, with a checkpoint written.
-Status Train(TrainOptions o, TrainResult* result);
+// Trains (or resumes) into o.out on `backend` (null: the CPU's). kInterrupted after Ctrl-C,
+// with a checkpoint written. A backend's error stops training with its Status (naming the op);
+// the checkpoints written before stay as they are.
+Status Train(TrainOptions o, TrainResult* result, Backend* backend = nullptr);
 
 // The metrics of a run's weights on a split: the newest step checkpoint unless `checkpoint`
 // names one (a path, or "best"). data "" means the dataset in config.json. Writes

@@ -5,8 +5,12 @@
 // double conv back to w_i; a 1x1 conv (bias) maps w_0 to the classes. Optional dropout
 // after the bottleneck. Parameter order (for hashes and checkpoints) is the layer order.
 //
-// Not thread-safe: one forward/backward at a time; each op runs in parallel on the calling
-// oneTBB arena, with the same bits for any thread count.
+// The network's tensors — weights, gradients, activations, BatchNorm statistics — live on the
+// backend it is given, and every op is a call on that backend: the weights after a step are
+// the same bits on every backend. Host code reads them through one explicit copy
+// (ReadParams, WeightsDigest).
+//
+// Not thread-safe: one forward/backward at a time.
 #pragma once
 
 #include <cstdint>
@@ -14,7 +18,8 @@
 #include <vector>
 
 #include "pipeline/core/hash.h"
-#include "pipeline/train/ops.h"
+#include "pipeline/core/status.h"
+#include "pipeline/train/backend.h"
 #include "pipeline/train/tensor.h"
 
 namespace petprep {
@@ -28,53 +33,66 @@ struct UNetConfig {
 
 class UNet {
  public:
-  explicit UNet(UNetConfig config);
+  // REQUIRES: backend outlives the network. Allocates nothing; Init does.
+  UNet(UNetConfig config, Backend* backend);
 
-  // He-uniform convolution weights (fan_in = Ci * k * k; the transposed conv's fan_in is
-  // Co * 4, as PyTorch computes it), zero biases, BatchNorm gamma 1 and beta 0, running mean
-  // 0 and variance 1. Tensor ids follow the parameter order.
-  void Init(uint64_t seed);
+  // Allocates the parameters and statistics on the backend and initialises them: He-uniform
+  // convolution weights (fan_in = Ci * k * k; the transposed conv's fan_in is Co * 4, as
+  // PyTorch computes it), zero biases, BatchNorm gamma 1 and beta 0, running mean 0 and
+  // variance 1. Tensor ids follow the parameter order.
+  Status Init(uint64_t seed);
 
   // Training mode: batch statistics (running statistics updated), dropout keyed by
   // (seed, step); activations are kept for Backward. Eval: running statistics, no dropout.
-  // Returns the logits (N, classes, H, W). REQUIRES: H and W multiples of 2^(L-1); x is
-  // unchanged and alive until Backward.
-  const Tensor& Forward(const Tensor& x, bool train, uint64_t seed = 0, uint64_t step = 0);
+  // x (N, in_channels, H, W) on the backend; *logits (N, classes, H, W) stays valid until the
+  // next Forward. REQUIRES: H and W multiples of 2^(L-1); x unchanged and alive until Backward.
+  Status Forward(const DeviceTensor& x, bool train, uint64_t seed, uint64_t step,
+                 const DeviceTensor** logits);
   // Gradients of every parameter from dlogits, after a training-mode Forward.
-  void Backward(const Tensor& dlogits);
+  Status Backward(const DeviceTensor& dlogits);
 
   const UNetConfig& config() const { return config_; }
-  std::vector<Tensor*> Params();
-  std::vector<const Tensor*> Grads() const;
+  Backend* backend() const { return backend_; }
+  std::vector<DeviceTensor*> Params();
+  std::vector<const DeviceTensor*> Grads() const;
   std::vector<std::string> ParamNames() const;
+  std::vector<Shape> ParamShapes() const;
   // BatchNorm running statistics, in layer order (mean, var per BN).
-  std::vector<Tensor*> Buffers();
+  std::vector<DeviceTensor*> Buffers();
   std::vector<std::string> BufferNames() const;  // "<bn>.running_mean", "<bn>.running_var"
   size_t ParamCount() const;
+
+  // Host copies of the parameters and the buffers, in order.
+  Status ReadParams(std::vector<Tensor>* params, std::vector<Tensor>* buffers);
+  // REQUIRES: shapes as ParamShapes() and the buffers' (checked; an error names the tensor).
+  Status WriteParams(const std::vector<Tensor>& params, const std::vector<Tensor>& buffers);
   // SHA-256 over the parameters then the buffers, in order (little-endian float bytes).
-  Sha256Digest WeightsDigest();
+  Result<Sha256Digest> WeightsDigest();
 
  private:
   struct Conv {
     std::string name;
-    Tensor w, b, dw, db;
+    Shape shape, bias_shape;
+    DeviceTensor w, b, dw, db;
     bool bias = false;
   };
   struct Bn {
     std::string name;
-    Tensor gamma, beta, dgamma, dbeta, mean, var;
-    BatchNormCache<float> cache;
+    int channels = 0;
+    DeviceTensor gamma, beta, dgamma, dbeta, mean, var;
+    BatchNormSaved saved;
   };
   struct Block {  // [conv3x3 -> BN -> ReLU] x2
     Conv c1, c2;
     Bn b1, b2;
-    const Tensor* in = nullptr;  // the block's input (the caller's x or a tensor held here)
-    Tensor a1, r1, a2, out;      // conv1 out, relu1 out, conv2 out, relu2 out
+    const DeviceTensor* in = nullptr;  // the block's input (the caller's x or a tensor here)
+    DeviceTensor a1, r1, a2, out;      // conv1 out, relu1 out, conv2 out, relu2 out
+    DeviceTensor bn_out, d, dbn;       // scratch
   };
   struct Up {
     Conv t;
-    const Tensor* in = nullptr;
-    Tensor up, cat;
+    const DeviceTensor* in = nullptr;
+    DeviceTensor up, cat, dcat, dup;
   };
 
   template <typename Net, typename F>
@@ -82,19 +100,18 @@ class UNet {
   template <typename Net, typename F>
   friend void VisitBuffers(Net& net, F f);
 
-  void BlockForward(Block& b, const Tensor& x, bool train);
-  // Returns d(input) of the block from d(output).
-  void BlockBackward(Block& b, const Tensor& dout, Tensor* din);
+  Status BlockForward(Block& b, const DeviceTensor& x, bool train);
+  // d(input) of the block from d(output); din null: not needed.
+  Status BlockBackward(Block& b, const DeviceTensor& dout, DeviceTensor* din);
 
   UNetConfig config_;
+  Backend* backend_;
   std::vector<Block> enc_;  // L levels; the last is the bottleneck
   std::vector<Block> dec_;  // L - 1 levels, dec_[i] at the resolution of enc_[i]
   std::vector<Up> up_;      // L - 1
-  std::vector<Tensor> pooled_;
-  std::vector<std::vector<uint8_t>> argmax_;
+  std::vector<DeviceTensor> pooled_, argmax_, dskip_;
   Conv head_;
-  Tensor bottleneck_, dropped_, logits_;
-  std::vector<uint8_t> keep_;
+  DeviceTensor dropped_, keep_, logits_, d_, din_;
   float dropout_used_ = 0.0f;
 };
 
