@@ -2,12 +2,22 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "pipeline/train/backend.h"
 #include "pipeline/train/selftest.h"
 #include "pipeline/train/simd.h"
 #include "pipeline/train/threads.h"
 #include "tools/cli.h"
 
 namespace petprep {
+namespace {
+
+std::string BackendList() {
+  std::string s;
+  for (const std::string& b : BuiltInBackends()) s += (s.empty() ? "" : ", ") + b;
+  return s;
+}
+
+}  // namespace
 
 int RunSelftest(CommandContext& ctx) {
   CLI::App app;
@@ -19,13 +29,19 @@ int RunSelftest(CommandContext& ctx) {
            "fingerprint: <hex>'. The fingerprint is the same for every --threads and every "
            "SIMD path (PETPREP_SIMD=scalar|avx2|avx512 or --simd) on every machine; it is "
            "checked against the published value, with the Philox4x32-10 and MD5 fold known "
-           "answers. With a CUDA device the convolution chains also run there and must give "
-           "the same lines. Exit 1 names any failure.",
+           "answers, and a subnormal known answer (a CPU that flushes subnormals to zero fails). "
+           "The ops run through the ops backend --device names (the backends this build has), "
+           "inputs uploaded and outputs read back, so a backend that computes other bits shows "
+           "here. With a CUDA device the convolution chains also run there and must give the "
+           "same lines. Exit 1 names any failure.",
            "petprep selftest --threads 2");
   int threads = 0;
   bool json = false;
-  std::string simd;
+  std::string simd, device = "cpu";
   app.add_option("--threads", threads, "Threads (default: all cores)")->check(CLI::Range(1, 1024));
+  app.add_option("--device", device, "The ops backend: " + BackendList())
+      ->capture_default_str()
+      ->check(CLI::IsMember(BuiltInBackends()));
   app.add_option("--simd", simd, "Kernel path: scalar, avx2 or avx512 (default: the widest)")
       ->check(CLI::IsMember({"scalar", "avx2", "avx512"}));
   app.add_flag("--json", json, "Print JSON instead of lines");
@@ -42,7 +58,10 @@ int RunSelftest(CommandContext& ctx) {
     }
     SetSimdPath(p);
   }
-  SelftestReport r = WithThreads(threads, [] { return petprep::RunSelftest(); });
+  auto backend = MakeBackend(device);
+  if (!backend.ok()) return ReportError(ctx, backend.status());
+  Backend* b = backend->get();
+  SelftestReport r = WithThreads(threads, [b] { return petprep::RunSelftest(b); });
   const int used_threads = threads > 0 ? threads : tbb::this_task_arena::max_concurrency();
   if (json) {
     nlohmann::json j;
@@ -54,6 +73,8 @@ int RunSelftest(CommandContext& ctx) {
     j["expected_fingerprint"] = std::string(kSelftestFingerprint);
     j["simd"] = SimdPathName(ActiveSimdPath());
     j["threads"] = used_threads;
+    j["device"] = device;
+    j["backend"] = r.backend;
     j["cuda"] = r.cuda;
     j["failures"] = r.failures;
     j["ok"] = r.failures.empty();
@@ -64,8 +85,8 @@ int RunSelftest(CommandContext& ctx) {
     }
     std::printf("selftest fingerprint: %s\n", r.fingerprint.c_str());
     if (!ctx.quiet) {
-      std::fprintf(stderr, "SIMD path %s, %d thread%s; CUDA: %s\n", SimdPathName(ActiveSimdPath()),
-                   used_threads, used_threads == 1 ? "" : "s", r.cuda.c_str());
+      std::fprintf(stderr, "backend %s, %d thread%s; CUDA: %s\n", r.backend.c_str(), used_threads,
+                   used_threads == 1 ? "" : "s", r.cuda.c_str());
     }
   }
   if (!r.failures.empty()) {

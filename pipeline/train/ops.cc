@@ -541,7 +541,8 @@ void DropoutBackward(const TensorT<T>& dy, float p, const std::vector<uint8_t>& 
 
 template <typename T>
 void DropoutBackward(const TensorT<T>& dy, float p, const uint8_t* keep, TensorT<T>* dx) {
-  if (dx != &dy) dx->Resize(dy.n(), dy.c(), dy.h(), dy.w());
+  // Every element is written: no zero fill (which would clear dy through a view of it).
+  if (dx != &dy) dx->Reshape(dy.n(), dy.c(), dy.h(), dy.w());
   const T scale = T(1) / (T(1) - static_cast<T>(p));
   ParallelElements(static_cast<int64_t>(dy.size()),
                    [&](int64_t e) { (*dx)[e] = keep[e] ? dy[e] * scale : T(0); });

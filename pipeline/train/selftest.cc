@@ -4,11 +4,13 @@
 
 #include <cstdio>
 #include <functional>
+#include <memory>
 #include <mutex>
 
 #include "pipeline/core/hash.h"
 #include "pipeline/core/philox.h"
 #include "pipeline/dataset/partition.h"
+#include "pipeline/train/backend.h"
 #include "pipeline/train/conv_kernels.h"
 #include "pipeline/train/float_env.h"
 #include "pipeline/train/mathfn.h"
@@ -48,18 +50,10 @@ std::vector<uint8_t> Labels(size_t n, uint32_t id) {
   return out;
 }
 
-std::string Digest(std::initializer_list<const Tensor*> ts,
-                   std::initializer_list<const std::vector<uint8_t>*> bytes = {}) {
+std::string Digest(std::initializer_list<const Tensor*> ts) {
   Sha256 h;
   for (const Tensor* t : ts) HashTensor(*t, &h);
-  for (const auto* b : bytes) h.Update(b->data(), b->size());
   return ToHex(h.Finish());
-}
-
-Tensor Scalar(float v) {
-  Tensor t(1, 1, 1, 1);
-  t[0] = v;
-  return t;
 }
 
 void KnownAnswers(std::vector<std::string>* failures) {
@@ -106,103 +100,150 @@ void KnownAnswers(std::vector<std::string>* failures) {
 
 }  // namespace
 
-std::vector<SelftestLine> SelftestLines() {
-  std::vector<SelftestLine> lines;
+namespace {
+
+// Inputs to the backend and outputs back, keeping the first error.
+class Dev {
+ public:
+  explicit Dev(Backend* b) : b_(b) {}
+  DeviceTensor Up(const Tensor& t) {
+    DeviceTensor d;
+    Keep(b_->Upload(t, &d));
+    return d;
+  }
+  DeviceTensor UpBytes(const std::vector<uint8_t>& v, const Shape& s) {
+    DeviceTensor d;
+    Keep(b_->UploadBytes(v.data(), s, &d));
+    return d;
+  }
+  // Hashes each tensor's bytes, in order, as the host ops' lines hash them.
+  std::string Digest(std::initializer_list<const DeviceTensor*> ts) {
+    Sha256 h;
+    for (const DeviceTensor* t : ts) {
+      std::vector<uint8_t> bytes(t->bytes());
+      if (status_.ok()) Keep(b_->CopyToHost(*t, bytes.data(), bytes.size()));
+      h.Update(bytes.data(), bytes.size());
+    }
+    return ToHex(h.Finish());
+  }
+  void Keep(const Status& s) {
+    if (status_.ok() && !s.ok()) status_ = s;
+  }
+  const Status& status() const { return status_; }
+
+ private:
+  Backend* b_;
+  Status status_;
+};
+
+}  // namespace
+
+Status SelftestLines(Backend* backend, std::vector<SelftestLine>* lines) {
   auto add = [&](const std::string& op, const std::string& shape, const std::string& digest) {
-    lines.push_back({op, shape, digest});
+    lines->push_back({op, shape, digest});
   };
+  Dev d(backend);
+  Backend& be = *backend;
   for (const OpShape& s : kShapes) {
-    Tensor x = Input(s.n, s.ci, s.h, s.w, 1);
-    Tensor b = Input(s.co, 1, 1, 1, 2);
-    Tensor y, dx, dw, db;
+    DeviceTensor x = d.Up(Input(s.n, s.ci, s.h, s.w, 1));
+    DeviceTensor b = d.Up(Input(s.co, 1, 1, 1, 2));
+    DeviceTensor y, dx, dw, db;
     {
-      Tensor w = Input(s.co, s.ci, 3, 3, 3);
-      Conv3x3Forward(x, w, &b, &y);
-      Tensor dy = Input(y.n(), y.c(), y.h(), y.w(), 4);
-      Conv3x3Backward(x, w, dy, &dx, &dw, &db);
-      add("conv3x3", s.Name(), Digest({&y, &dx, &dw, &db}));
+      DeviceTensor w = d.Up(Input(s.co, s.ci, 3, 3, 3));
+      d.Keep(be.Conv3x3Forward(x, w, &b, &y));
+      DeviceTensor dy = d.Up(Input(y.n(), y.c(), y.h(), y.w(), 4));
+      d.Keep(be.Conv3x3Backward(x, w, dy, &dx, &dw, &db));
+      add("conv3x3", s.Name(), d.Digest({&y, &dx, &dw, &db}));
     }
     {
-      Tensor w = Input(s.co, s.ci, 1, 1, 5);
-      Conv1x1Forward(x, w, &b, &y);
-      Tensor dy = Input(y.n(), y.c(), y.h(), y.w(), 6);
-      Conv1x1Backward(x, w, dy, &dx, &dw, &db);
-      add("conv1x1", s.Name(), Digest({&y, &dx, &dw, &db}));
+      DeviceTensor w = d.Up(Input(s.co, s.ci, 1, 1, 5));
+      d.Keep(be.Conv1x1Forward(x, w, &b, &y));
+      DeviceTensor dy = d.Up(Input(y.n(), y.c(), y.h(), y.w(), 6));
+      d.Keep(be.Conv1x1Backward(x, w, dy, &dx, &dw, &db));
+      add("conv1x1", s.Name(), d.Digest({&y, &dx, &dw, &db}));
     }
     {
-      Tensor w = Input(s.ci, s.co, 2, 2, 7);
-      ConvT2x2Forward(x, w, &b, &y);
-      Tensor dy = Input(y.n(), y.c(), y.h(), y.w(), 8);
-      ConvT2x2Backward(x, w, dy, &dx, &dw, &db);
-      add("convt2x2", s.Name(), Digest({&y, &dx, &dw, &db}));
+      DeviceTensor w = d.Up(Input(s.ci, s.co, 2, 2, 7));
+      d.Keep(be.ConvT2x2Forward(x, w, &b, &y));
+      DeviceTensor dy = d.Up(Input(y.n(), y.c(), y.h(), y.w(), 8));
+      d.Keep(be.ConvT2x2Backward(x, w, dy, &dx, &dw, &db));
+      add("convt2x2", s.Name(), d.Digest({&y, &dx, &dw, &db}));
     }
-    const std::string shape = x.ShapeString();
+    const std::string shape = x.shape().ToString();
     {
-      Tensor gamma = Input(s.ci, 1, 1, 1, 9, 0.5f, 1.5f), beta = Input(s.ci, 1, 1, 1, 10);
-      Tensor rm(s.ci, 1, 1, 1), rv(s.ci, 1, 1, 1), dg, dbeta, ye;
-      for (size_t i = 0; i < rv.size(); ++i) rv[i] = 1.0f;
-      BatchNormCache<float> cache;
-      Tensor xs = Input(s.n, s.ci, s.h, s.w, 11, -2.0f, 3.0f);
-      BatchNormForwardTrain(xs, gamma, beta, &rm, &rv, &y, &cache);
-      Tensor dy = Input(s.n, s.ci, s.h, s.w, 12);
-      BatchNormBackward(dy, gamma, cache, &dx, &dg, &dbeta);
-      BatchNormForwardEval(xs, gamma, beta, rm, rv, &ye);
-      add("batchnorm", shape, Digest({&y, &dx, &dg, &dbeta, &rm, &rv, &ye}));
-    }
-    {
-      Tensor dy = Input(s.n, s.ci, s.h, s.w, 13);
-      ReluForward(x, &y);
-      ReluBackward(y, dy, &dx);
-      add("relu", shape, Digest({&y, &dx}));
+      DeviceTensor gamma = d.Up(Input(s.ci, 1, 1, 1, 9, 0.5f, 1.5f));
+      DeviceTensor beta = d.Up(Input(s.ci, 1, 1, 1, 10));
+      Tensor var(s.ci, 1, 1, 1);
+      for (size_t i = 0; i < var.size(); ++i) var[i] = 1.0f;
+      DeviceTensor rm = d.Up(Tensor(s.ci, 1, 1, 1)), rv = d.Up(var), dg, dbeta, ye;
+      BatchNormSaved saved;
+      DeviceTensor xs = d.Up(Input(s.n, s.ci, s.h, s.w, 11, -2.0f, 3.0f));
+      d.Keep(be.BatchNormForwardTrain(xs, gamma, beta, &rm, &rv, &y, &saved));
+      DeviceTensor dy = d.Up(Input(s.n, s.ci, s.h, s.w, 12));
+      d.Keep(be.BatchNormBackward(dy, gamma, saved, &dx, &dg, &dbeta));
+      d.Keep(be.BatchNormForwardEval(xs, gamma, beta, rm, rv, &ye));
+      add("batchnorm", shape, d.Digest({&y, &dx, &dg, &dbeta, &rm, &rv, &ye}));
     }
     {
-      std::vector<uint8_t> am;
-      MaxPoolForward(x, &y, &am);
-      Tensor dy = Input(y.n(), y.c(), y.h(), y.w(), 14);
-      MaxPoolBackward(x, dy, am, &dx);
-      add("maxpool", shape, Digest({&y, &dx}, {&am}));
+      DeviceTensor dy = d.Up(Input(s.n, s.ci, s.h, s.w, 13));
+      d.Keep(be.ReluForward(x, &y));
+      d.Keep(be.ReluBackward(y, dy, &dx));
+      add("relu", shape, d.Digest({&y, &dx}));
     }
     {
-      Tensor other = Input(s.n, s.co, s.h, s.w, 15), da, dother;
-      ConcatForward(x, other, &y);
-      Tensor dy = Input(y.n(), y.c(), y.h(), y.w(), 16);
-      ConcatBackward(dy, s.ci, &da, &dother);
-      add("concat", shape + "+" + std::to_string(s.co), Digest({&y, &da, &dother}));
+      DeviceTensor am;
+      d.Keep(be.MaxPoolForward(x, &y, &am));
+      DeviceTensor dy = d.Up(Input(y.n(), y.c(), y.h(), y.w(), 14));
+      d.Keep(be.MaxPoolBackward(x.shape(), dy, am, &dx));
+      add("maxpool", shape, d.Digest({&y, &dx, &am}));
     }
     {
-      std::vector<uint8_t> keep;
-      DropoutForward(x, 0.3f, 42, 7, 1, &y, &keep);
-      Tensor dy = Input(s.n, s.ci, s.h, s.w, 17);
-      DropoutBackward(dy, 0.3f, keep, &dx);
-      add("dropout", shape, Digest({&y, &dx}, {&keep}));
+      DeviceTensor other = d.Up(Input(s.n, s.co, s.h, s.w, 15)), da, dother;
+      d.Keep(be.ConcatForward(x, other, &y));
+      DeviceTensor dy = d.Up(Input(y.n(), y.c(), y.h(), y.w(), 16));
+      d.Keep(be.ConcatBackward(dy, s.ci, &da, &dother));
+      add("concat", shape + "+" + std::to_string(s.co), d.Digest({&y, &da, &dother}));
     }
     {
-      Tensor z = Input(s.n, 3, s.h, s.w, 18, -4.0f, 4.0f), dz;
-      std::vector<uint8_t> labels = Labels(static_cast<size_t>(s.n) * s.h * s.w, 19);
-      const std::string zs = z.ShapeString();
-      Tensor loss = Scalar(SoftmaxCrossEntropy(z, labels, &dz));
-      add("softmax_ce", zs, Digest({&loss, &dz}));
-      loss = Scalar(BceJaccard(z, labels, &dz));
-      add("bce_jaccard", zs, Digest({&loss, &dz}));
+      DeviceTensor keep;
+      d.Keep(be.DropoutForward(x, 0.3f, 42, 7, 1, &y, &keep));
+      DeviceTensor dy = d.Up(Input(s.n, s.ci, s.h, s.w, 17));
+      d.Keep(be.DropoutBackward(dy, 0.3f, keep, &dx));
+      add("dropout", shape, d.Digest({&y, &dx, &keep}));
     }
     {
-      Tensor wa = Input(s.co, s.ci, 3, 3, 20), wb = Input(s.co, 1, 1, 1, 21);
-      std::vector<AdamSlot> slots;
-      for (uint64_t t = 1; t <= 3; ++t) {
-        Tensor ga = Input(s.co, s.ci, 3, 3, 22 + static_cast<uint32_t>(t));
-        Tensor gb = Input(s.co, 1, 1, 1, 30 + static_cast<uint32_t>(t));
-        AdamStep(AdamOptions{}, t, {&wa, &wb}, {&ga, &gb}, &slots);
+      DeviceTensor z = d.Up(Input(s.n, 3, s.h, s.w, 18, -4.0f, 4.0f)), dz, loss;
+      DeviceTensor labels =
+          d.UpBytes(Labels(static_cast<size_t>(s.n) * s.h * s.w, 19), {s.n, 1, s.h, s.w});
+      const std::string zs = z.shape().ToString();
+      d.Keep(be.SoftmaxCrossEntropy(z, labels, &loss, &dz));
+      add("softmax_ce", zs, d.Digest({&loss, &dz}));
+      d.Keep(be.BceJaccard(z, labels, &loss, &dz));
+      add("bce_jaccard", zs, d.Digest({&loss, &dz}));
+    }
+    {
+      DeviceTensor wa = d.Up(Input(s.co, s.ci, 3, 3, 20)), wb = d.Up(Input(s.co, 1, 1, 1, 21));
+      const std::string ws = wa.shape().ToString() + "+" + wb.shape().ToString();
+      std::vector<DeviceAdamSlot> slots;
+      for (uint64_t t = 1; t <= 3 && d.status().ok(); ++t) {
+        DeviceTensor ga = d.Up(Input(s.co, s.ci, 3, 3, 22 + static_cast<uint32_t>(t)));
+        DeviceTensor gb = d.Up(Input(s.co, 1, 1, 1, 30 + static_cast<uint32_t>(t)));
+        if (d.status().ok())
+          d.Keep(AdamStep(backend, AdamOptions{}, t, {&wa, &wb}, {&ga, &gb}, &slots));
       }
-      add("adam", wa.ShapeString() + "+" + wb.ShapeString(),
-          Digest({&wa, &wb, &slots[0].m, &slots[0].v, &slots[1].m, &slots[1].v}));
-      std::vector<Tensor> bufs;
-      for (uint64_t t = 1; t <= 3; ++t) {
-        Tensor ga = Input(s.co, s.ci, 3, 3, 40 + static_cast<uint32_t>(t));
-        Tensor gb = Input(s.co, 1, 1, 1, 50 + static_cast<uint32_t>(t));
-        SgdStep(SgdOptions{}, t, {&wa, &wb}, {&ga, &gb}, &bufs);
+      if (!d.status().ok()) return d.status();
+      add("adam", ws, d.Digest({&wa, &wb, &slots[0].m, &slots[0].v, &slots[1].m, &slots[1].v}));
+      std::vector<DeviceTensor> bufs;
+      for (uint64_t t = 1; t <= 3 && d.status().ok(); ++t) {
+        DeviceTensor ga = d.Up(Input(s.co, s.ci, 3, 3, 40 + static_cast<uint32_t>(t)));
+        DeviceTensor gb = d.Up(Input(s.co, 1, 1, 1, 50 + static_cast<uint32_t>(t)));
+        if (d.status().ok())
+          d.Keep(SgdStep(backend, SgdOptions{}, t, {&wa, &wb}, {&ga, &gb}, &bufs));
       }
-      add("sgd", wa.ShapeString() + "+" + wb.ShapeString(), Digest({&wa, &wb, &bufs[0], &bufs[1]}));
+      if (!d.status().ok()) return d.status();
+      add("sgd", ws, d.Digest({&wa, &wb, &bufs[0], &bufs[1]}));
     }
+    if (!d.status().ok()) return d.status();
   }
   {
     // The elementwise functions over a sweep.
@@ -218,7 +259,7 @@ std::vector<SelftestLine> SelftestLines() {
     }
     add("mathfn", "4001", Digest({&e, &l, &sg, &th}));
   }
-  return lines;
+  return Status::Ok();
 }
 
 namespace {
@@ -248,11 +289,18 @@ void SubnormalChecks(std::vector<std::string>* failures) {
 
 }  // namespace
 
-SelftestReport RunSelftest() {
+SelftestReport RunSelftest(Backend* backend) {
   SelftestReport r;
   KnownAnswers(&r.failures);
   SubnormalChecks(&r.failures);
-  r.lines = SelftestLines();
+  std::unique_ptr<Backend> cpu;
+  if (backend == nullptr) {
+    cpu = NewCpuBackend();
+    backend = cpu.get();
+  }
+  r.backend = backend->Describe();
+  Status lines = SelftestLines(backend, &r.lines);
+  if (!lines.ok()) r.failures.push_back(lines.ToString());
   r.fingerprint = Fingerprint(r.lines);
   if (r.fingerprint != kSelftestFingerprint) {
     r.failures.push_back("fingerprint " + r.fingerprint + " differs from the published " +
@@ -264,8 +312,11 @@ SelftestReport RunSelftest() {
     r.cuda = device.message();
     return r;
   }
-  std::vector<SelftestLine> gpu = SelftestLines();
+  std::vector<SelftestLine> gpu;
+  std::unique_ptr<Backend> chains = NewCpuBackend();  // its convolution chains on the device
+  Status ran = SelftestLines(chains.get(), &gpu);
   Status used = SetChainBackend(ChainBackend::kCpu);
+  if (used.ok()) used = ran;
   if (!used.ok()) {
     r.cuda = "the device failed: " + used.message();
     r.failures.push_back("CUDA: " + used.message());

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "pipeline/core/status.h"
+#include "pipeline/train/backend.h"
 
 namespace petprep {
 
@@ -29,13 +30,16 @@ struct SelftestReport {
   std::string fingerprint;            // SHA-256 over "op shape digest\n" of every line
   std::vector<std::string> failures;  // known answers or a GPU difference; empty when all pass
   std::string cuda;                   // what the GPU comparison found
+  std::string backend;                // the ops backend the lines ran on
 };
 
-// The op lines on the calling arena (see threads.h) and the active SIMD path.
-std::vector<SelftestLine> SelftestLines();
+// The op lines, every op run through the backend's interface (inputs uploaded, outputs read
+// back); the elementwise functions run on the host. The CPU backend runs on the calling arena
+// (see threads.h) and the active SIMD path. Stops at a backend's first error.
+Status SelftestLines(Backend* backend, std::vector<SelftestLine>* lines);
 
-// Everything: known answers, the lines, the fingerprint against kSelftestFingerprint, and the
-// GPU comparison when a device is present.
-SelftestReport RunSelftest();
+// Everything: known answers, the lines on `backend` (null: the CPU's), the fingerprint against
+// kSelftestFingerprint, and the convolution chains on a CUDA device when one is present.
+SelftestReport RunSelftest(Backend* backend = nullptr);
 
 }  // namespace petprep
