@@ -59,11 +59,8 @@ class CpuBackend : public Backend {
   Status Conv3x3Forward(const DeviceTensor& x, const DeviceTensor& w, const DeviceTensor* bias,
                         DeviceTensor* y) override {
     PETPREP_RETURN_IF_ERROR(Enter(Op::kConv3x3Forward));
-    PETPREP_RETURN_IF_ERROR(Inputs(Op::kConv3x3Forward, x, w, bias));
-    PETPREP_RETURN_IF_ERROR(Allocate({x.n(), w.n(), x.h(), x.w()}, DType::kF32, y));
-    Tensor vy = View(*y), vb = bias ? View(*bias) : Tensor();
-    petprep::Conv3x3Forward<float>(View(x), View(w), bias ? &vb : nullptr, &vy);
-    return Status::Ok();
+    return ConvForward(Op::kConv3x3Forward, x, w, bias, {x.n(), w.n(), x.h(), x.w()}, y,
+                       [](auto&&... a) { petprep::Conv3x3Forward<float>(a...); });
   }
   Status Conv3x3Backward(const DeviceTensor& x, const DeviceTensor& w, const DeviceTensor& dy,
                          DeviceTensor* dx, DeviceTensor* dw, DeviceTensor* db) override {
@@ -74,11 +71,8 @@ class CpuBackend : public Backend {
   Status Conv1x1Forward(const DeviceTensor& x, const DeviceTensor& w, const DeviceTensor* bias,
                         DeviceTensor* y) override {
     PETPREP_RETURN_IF_ERROR(Enter(Op::kConv1x1Forward));
-    PETPREP_RETURN_IF_ERROR(Inputs(Op::kConv1x1Forward, x, w, bias));
-    PETPREP_RETURN_IF_ERROR(Allocate({x.n(), w.n(), x.h(), x.w()}, DType::kF32, y));
-    Tensor vy = View(*y), vb = bias ? View(*bias) : Tensor();
-    petprep::Conv1x1Forward<float>(View(x), View(w), bias ? &vb : nullptr, &vy);
-    return Status::Ok();
+    return ConvForward(Op::kConv1x1Forward, x, w, bias, {x.n(), w.n(), x.h(), x.w()}, y,
+                       [](auto&&... a) { petprep::Conv1x1Forward<float>(a...); });
   }
   Status Conv1x1Backward(const DeviceTensor& x, const DeviceTensor& w, const DeviceTensor& dy,
                          DeviceTensor* dx, DeviceTensor* dw, DeviceTensor* db) override {
@@ -89,11 +83,8 @@ class CpuBackend : public Backend {
   Status ConvT2x2Forward(const DeviceTensor& x, const DeviceTensor& w, const DeviceTensor* bias,
                          DeviceTensor* y) override {
     PETPREP_RETURN_IF_ERROR(Enter(Op::kConvT2x2Forward));
-    PETPREP_RETURN_IF_ERROR(Inputs(Op::kConvT2x2Forward, x, w, bias));
-    PETPREP_RETURN_IF_ERROR(Allocate({x.n(), w.c(), 2 * x.h(), 2 * x.w()}, DType::kF32, y));
-    Tensor vy = View(*y), vb = bias ? View(*bias) : Tensor();
-    petprep::ConvT2x2Forward<float>(View(x), View(w), bias ? &vb : nullptr, &vy);
-    return Status::Ok();
+    return ConvForward(Op::kConvT2x2Forward, x, w, bias, {x.n(), w.c(), 2 * x.h(), 2 * x.w()}, y,
+                       [](auto&&... a) { petprep::ConvT2x2Forward<float>(a...); });
   }
   Status ConvT2x2Backward(const DeviceTensor& x, const DeviceTensor& w, const DeviceTensor& dy,
                           DeviceTensor* dx, DeviceTensor* dw, DeviceTensor* db) override {
@@ -364,6 +355,15 @@ class CpuBackend : public Backend {
     PETPREP_RETURN_IF_ERROR(Check(op, "x", x, DType::kF32));
     PETPREP_RETURN_IF_ERROR(Check(op, "the weights", w, DType::kF32));
     if (bias != nullptr) PETPREP_RETURN_IF_ERROR(Check(op, "the bias", *bias, DType::kF32));
+    return Status::Ok();
+  }
+  template <typename F>
+  Status ConvForward(Op op, const DeviceTensor& x, const DeviceTensor& w, const DeviceTensor* bias,
+                     const Shape& out, DeviceTensor* y, F run) {
+    PETPREP_RETURN_IF_ERROR(Inputs(op, x, w, bias));
+    PETPREP_RETURN_IF_ERROR(Allocate(out, DType::kF32, y));
+    Tensor vy = View(*y), vb = bias ? View(*bias) : Tensor();
+    run(View(x), View(w), bias ? &vb : nullptr, &vy);
     return Status::Ok();
   }
   template <typename F>
