@@ -26,8 +26,8 @@
 #include <cstdint>
 #include <string>
 
-#include "pipeline/core/hd.h"
 #include "pipeline/core/arithmetic_guard.h"
+#include "pipeline/core/hd.h"
 #include "pipeline/core/philox.h"
 #include "pipeline/core/status.h"
 
