@@ -8,6 +8,7 @@
 #include "pipeline/train/kernels.h"
 #include "pipeline/train/ops.h"
 #include "pipeline/train/simd.h"
+#include "pipeline/train/threads.h"
 
 namespace petprep {
 namespace {
@@ -23,15 +24,6 @@ class HostBuffer : public DeviceBuffer {
 };
 
 Tensor View(const DeviceTensor& t) { return Tensor::View(t.f32(), t.n(), t.c(), t.h(), t.w()); }
-
-// Calls f(i) for i in [0, n) in parallel, in blocks.
-template <typename F>
-void ForElements(int64_t n, F f) {
-  tbb::parallel_for(tbb::blocked_range<int64_t>(0, n, 16384),
-                    [&](const tbb::blocked_range<int64_t>& r) {
-                      for (int64_t i = r.begin(); i < r.end(); ++i) f(i);
-                    });
-}
 
 class CpuBackend : public Backend {
  public:
@@ -218,7 +210,7 @@ class CpuBackend : public Backend {
     const float* pa = a.f32();
     const float* pb = b.f32();
     float* py = y->f32();
-    ForElements(a.size(), [&](int64_t e) { py[e] = pa[e] + pb[e]; });
+    ParallelElements(a.size(), [&](int64_t e) { py[e] = pa[e] + pb[e]; });
     return Status::Ok();
   }
   Status DropoutForward(const DeviceTensor& x, float p, uint64_t seed, uint64_t step,
@@ -266,7 +258,7 @@ class CpuBackend : public Backend {
     const float* pg = g.f32();
     float* pm = m->f32();
     float* pv = v->f32();
-    ForElements(w->size(), [&](int64_t e) {
+    ParallelElements(w->size(), [&](int64_t e) {
       pw[e] = petprep::AdamUpdate(pw[e], pg[e], &pm[e], &pv[e], k.b1, k.c1, k.b2, k.c2, k.step,
                                   k.bc2_sqrt, k.eps);
     });
@@ -279,7 +271,7 @@ class CpuBackend : public Backend {
     float* pw = w->f32();
     const float* pg = g.f32();
     float* pb = buf->f32();
-    ForElements(w->size(), [&](int64_t e) {
+    ParallelElements(w->size(), [&](int64_t e) {
       pw[e] = petprep::SgdUpdate(pw[e], pg[e], &pb[e], k.first, k.momentum, k.lr);
     });
     return Status::Ok();
@@ -293,7 +285,7 @@ class CpuBackend : public Backend {
     const int c = logits.c();
     const float* z = logits.f32();
     uint8_t* out = classes->u8();
-    ForElements(logits.n() * plane, [&](int64_t e) {
+    ParallelElements(logits.n() * plane, [&](int64_t e) {
       const int64_t j = e / plane, i = e % plane;
       out[e] = static_cast<uint8_t>(ArgmaxChannel(z + j * c * plane + i, plane, c));
     });

@@ -9,6 +9,7 @@
 #include "pipeline/train/conv_kernels.h"
 #include "pipeline/train/kernels.h"
 #include "pipeline/train/mathfn.h"
+#include "pipeline/train/threads.h"
 
 namespace petprep {
 namespace {
@@ -18,15 +19,6 @@ inline float Exp(float x) { return PetExp(x); }
 inline double Exp(double x) { return std::exp(x); }
 inline float Log(float x) { return PetLog(x); }
 inline double Log(double x) { return std::log(x); }
-
-// Calls f(i) for i in [0, n) in parallel, in blocks.
-template <typename F>
-void ParallelElements(int64_t n, F f) {
-  tbb::parallel_for(tbb::blocked_range<int64_t>(0, n, 16384),
-                    [&](const tbb::blocked_range<int64_t>& r) {
-                      for (int64_t i = r.begin(); i < r.end(); ++i) f(i);
-                    });
-}
 
 // Calls f(c) for every channel in parallel.
 template <typename F>

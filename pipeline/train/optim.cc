@@ -6,22 +6,15 @@
 
 #include "pipeline/core/philox.h"
 #include "pipeline/train/kernels.h"
+#include "pipeline/train/threads.h"
 
 namespace petprep {
 namespace {
 
-template <typename F>
-void ForElements(size_t n, F f) {
-  tbb::parallel_for(tbb::blocked_range<size_t>(0, n, 16384),
-                    [&](const tbb::blocked_range<size_t>& r) {
-                      for (size_t i = r.begin(); i < r.end(); ++i) f(i);
-                    });
-}
-
 void UniformInit(Tensor* t, float a, uint64_t seed, uint32_t id) {
   const PhiloxKey key = DeriveKey(seed, RandomPurpose::kInit);
   const size_t blocks = (t->size() + 3) / 4;
-  ForElements(blocks, [&](size_t blk) {
+  ParallelElements(blocks, [&](size_t blk) {
     PhiloxCounter c = {{static_cast<uint32_t>(blk), id, 0u, 0u}};
     PhiloxCounter r = Philox4x32_10(c, key);
     for (size_t j = 0; j < 4 && blk * 4 + j < t->size(); ++j) {
@@ -66,7 +59,7 @@ void AdamStep(const AdamOptions& o, uint64_t t, const std::vector<Tensor*>& para
       s.m.Resize(w.n(), w.c(), w.h(), w.w());
       s.v.Resize(w.n(), w.c(), w.h(), w.w());
     }
-    ForElements(w.size(), [&](size_t e) {
+    ParallelElements(w.size(), [&](size_t e) {
       w[e] = AdamUpdate(w[e], g[e], &s.m[e], &s.v[e], k.b1, k.c1, k.b2, k.c2, k.step, k.bc2_sqrt,
                         k.eps);
     });
@@ -83,7 +76,8 @@ void SgdStep(const SgdOptions& o, uint64_t t, const std::vector<Tensor*>& params
     Tensor& b = (*buffers)[i];
     const bool first = t <= 1 || !b.SameShape(w);
     if (!b.SameShape(w)) b.Resize(w.n(), w.c(), w.h(), w.w());
-    ForElements(w.size(), [&](size_t e) { w[e] = SgdUpdate(w[e], g[e], &b[e], first, mu, lr); });
+    ParallelElements(w.size(),
+                     [&](size_t e) { w[e] = SgdUpdate(w[e], g[e], &b[e], first, mu, lr); });
   }
 }
 
