@@ -14,6 +14,24 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Pulls the batches of steps [first, end) and hands each to f; the stream's error, if any.
+template <typename F>
+Status Drain(const Loader& loader, uint64_t first, uint64_t end, F f, int prefetch = 2) {
+  auto stream = loader.Open(first, end, prefetch);
+  if (!stream.ok()) return stream.status();
+  Batch b;
+  for (;;) {
+    auto more = (*stream)->Next(&b);
+    if (!more.ok()) return more.status();
+    if (!*more) return Status::Ok();
+    f(b);
+  }
+}
+
+Status DrainAll(const Loader& loader, uint64_t first, uint64_t end) {
+  return Drain(loader, first, end, [](Batch&) {});
+}
+
 class LoaderTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -38,16 +56,18 @@ class LoaderTest : public ::testing::Test {
 
   // The digest of every batch of steps [first, end), in order.
   static std::vector<std::string> Digests(const LoaderOptions& o, uint64_t first, uint64_t end,
-                                          std::vector<Batch>* keep = nullptr) {
+                                          std::vector<Batch>* keep = nullptr, int prefetch = 2) {
     auto reader = DatasetReader::Open(dataset_);
     EXPECT_TRUE(reader.ok());
     Loader loader(*(*reader)->Split("train"), 32, o);
     std::vector<std::string> out;
-    Status s = loader.Run(first, end, [&](Batch& b) {
-      out.push_back(std::to_string(b.step) + " " + ToHex(b.Digest()));
-      if (keep) keep->push_back(b);
-      return Status::Ok();
-    });
+    Status s = Drain(
+        loader, first, end,
+        [&](Batch& b) {
+          out.push_back(std::to_string(b.step) + " " + ToHex(b.Digest()));
+          if (keep) keep->push_back(b);
+        },
+        prefetch);
     EXPECT_TRUE(s.ok()) << s.ToString();
     return out;
   }
@@ -63,6 +83,44 @@ TEST_F(LoaderTest, SameBatchesForAnyThreadCountAndTheSerialLoader) {
   ASSERT_EQ(serial.size(), 12u);
   for (int threads : {1, 2, 8}) EXPECT_EQ(Digests(Options(8, threads), 0, 12), serial) << threads;
   EXPECT_EQ(Digests(Options(8, 2), 0, 12), serial) << "a rerun";
+}
+
+TEST_F(LoaderTest, AnyPrefetchGivesTheSameBatches) {
+  auto two = Digests(Options(8, 2), 0, 9);
+  EXPECT_EQ(Digests(Options(8, 2), 0, 9, nullptr, 1), two);
+  EXPECT_EQ(Digests(Options(8, 2), 0, 9, nullptr, 16), two);
+  EXPECT_EQ(Digests(Options(8, 1, false), 0, 9, nullptr, 1), two) << "the serial loader";
+}
+
+TEST_F(LoaderTest, TheStreamEndsAndCanBeLeftEarly) {
+  auto reader = DatasetReader::Open(dataset_);
+  Loader loader(*(*reader)->Split("train"), 32, Options(4, 2));
+  {
+    auto stream = loader.Open(0, 3);
+    ASSERT_TRUE(stream.ok()) << stream.status().ToString();
+    Batch b;
+    for (uint64_t step = 0; step < 3; ++step) {
+      auto more = (*stream)->Next(&b);
+      ASSERT_TRUE(more.ok() && *more) << step;
+      EXPECT_EQ(b.step, step);
+      EXPECT_EQ(b.size(), 4);
+    }
+    for (int again = 0; again < 2; ++again) {
+      auto more = (*stream)->Next(&b);
+      ASSERT_TRUE(more.ok());
+      EXPECT_FALSE(*more) << "the end, every time it is asked";
+    }
+  }
+  // A consumer that stops after one batch of a long stream: the producer is stopped and
+  // joined, not left blocked on the full queue.
+  for (int prefetch : {1, 3}) {
+    auto stream = loader.Open(0, 1000, prefetch);
+    ASSERT_TRUE(stream.ok());
+    Batch b;
+    auto more = (*stream)->Next(&b);
+    ASSERT_TRUE(more.ok() && *more);
+  }
+  EXPECT_FALSE(loader.Open(0, 1, 0).ok()) << "a prefetch of 0";
 }
 
 TEST_F(LoaderTest, ASampleIsTheSameInAnyBatchSize) {
@@ -141,7 +199,7 @@ TEST_F(LoaderTest, DropLastAndBadInput) {
   o.drop_last = true;
   Loader loader(train, 32, o);
   EXPECT_EQ(loader.batches_per_epoch(), 0u);
-  Status s = loader.Run(0, 1, [](Batch&) { return Status::Ok(); });
+  Status s = DrainAll(loader, 0, 1);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("no batch would be produced"), std::string::npos);
   LoaderOptions keep = Options(8, 2);
@@ -162,9 +220,25 @@ TEST_F(LoaderTest, ACorruptRecordIsNamed) {
   LoaderOptions o = Options(8, 2);
   o.shuffle = false;
   Loader loader(*(*reader)->Split("train"), 32, o);
-  Status s = loader.Run(0, 4, [](Batch&) { return Status::Ok(); });
+  std::vector<uint64_t> steps;
+  Status s = Drain(loader, 0, 4, [&](Batch& b) { steps.push_back(b.step); });
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("shard-00001.rec: record 0"), std::string::npos) << s.message();
+  // The batches before the bad record come first, then its error, which stays.
+  EXPECT_LT(steps.size(), 4u);
+  for (size_t i = 0; i < steps.size(); ++i) EXPECT_EQ(steps[i], i);
+  auto stream = loader.Open(0, 4);
+  ASSERT_TRUE(stream.ok());
+  Batch b;
+  Status first_error;
+  for (int i = 0; i < 8 && first_error.ok(); ++i) {
+    auto more = (*stream)->Next(&b);
+    if (!more.ok()) first_error = more.status();
+  }
+  ASSERT_FALSE(first_error.ok());
+  auto again = (*stream)->Next(&b);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().message(), first_error.message());
 }
 
 TEST(LoaderEmptySplitTest, AnEmptySplitIsAClearError) {
@@ -177,7 +251,7 @@ TEST(LoaderEmptySplitTest, AnEmptySplitIsAClearError) {
   ASSERT_EQ(train->size(), 0u);
   LoaderOptions o;
   Loader loader(train, 16, o);
-  Status s = loader.Run(0, 1, [](Batch&) { return Status::Ok(); });
+  Status s = DrainAll(loader, 0, 1);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("split train is empty"), std::string::npos) << s.message();
   auto cli = testing::RunPetprep("-q batches --data " + dataset);
@@ -191,7 +265,7 @@ TEST_F(LoaderTest, CudaAugmentationEqualsCpu) {
   gpu.cuda = true;
   auto reader = DatasetReader::Open(dataset_);
   Loader loader(*(*reader)->Split("train"), 32, gpu);
-  Status s = loader.Run(0, 1, [](Batch&) { return Status::Ok(); });
+  Status s = DrainAll(loader, 0, 1);
   if (s.code() == Status::Code::kUnavailable) GTEST_SKIP() << s.message();
   ASSERT_TRUE(s.ok()) << s.ToString();
   EXPECT_EQ(Digests(gpu, 0, 6), Digests(Options(8, 2), 0, 6));

@@ -64,16 +64,20 @@ int RunBatches(CommandContext& ctx) {
   Sha256 fingerprint;
   Progress progress("batches", end > start_step ? end - start_step : 0, Progress::Unit::kItems,
                     "batches");
-  Status s = loader.Run(start_step, end, [&](Batch& b) {
+  auto stream = loader.Open(start_step, end);
+  if (!stream.ok()) return ReportError(ctx, stream.status());
+  Batch b;
+  for (;;) {
+    auto more = (*stream)->Next(&b);
+    if (!more.ok()) return ReportError(ctx, more.status());
+    if (!*more) break;
     Sha256Digest d = b.Digest();
     fingerprint.Update(d.data(), d.size());
     std::printf("%u %llu %s", b.epoch, static_cast<unsigned long long>(b.step), ToHex(d).c_str());
     for (const std::string& id : b.pet_ids) std::printf(" %s", id.c_str());
     std::printf("\n");
     progress.Add(1);
-    return Status::Ok();
-  });
-  if (!s.ok()) return ReportError(ctx, s);
+  }
   progress.Finish();
   std::printf("batches fingerprint: %s\n", ToHex(fingerprint.Finish()).c_str());
   return kExitOk;

@@ -103,16 +103,74 @@ struct Sample {
 
 }  // namespace
 
-Status Loader::Run(uint64_t first, uint64_t end, const std::function<Status(Batch&)>& sink) const {
+Status Loader::Check() const {
   const uint64_t n = split_->size();
   if (n == 0) return Status::InvalidArgument("split " + split_->name() + " is empty");
   if (o_.batch < 1) return Status::InvalidArgument("the batch size must be at least 1");
-  const uint64_t bpe = batches_per_epoch();
-  if (bpe == 0) {
+  if (batches_per_epoch() == 0) {
     return Status::InvalidArgument("no batch would be produced: --drop-last with a batch of " +
                                    std::to_string(o_.batch) + " and only " + std::to_string(n) +
                                    " records in split " + split_->name());
   }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<BatchStream>> Loader::Open(uint64_t first, uint64_t end,
+                                                  int prefetch) const {
+  PETPREP_RETURN_IF_ERROR(Check());
+  if (prefetch < 1) return Status::InvalidArgument("the loader's prefetch must be at least 1");
+  return std::make_unique<BatchStream>(this, first, end, prefetch);
+}
+
+BatchStream::BatchStream(const Loader* loader, uint64_t first, uint64_t end, int prefetch)
+    : capacity_(static_cast<size_t>(prefetch)) {
+  producer_ = std::thread([this, loader, first, end] {
+    Status s;
+    try {
+      s = loader->Run(first, end, [this](Batch& b) -> Status {
+        std::unique_lock<std::mutex> lock(mu_);
+        changed_.wait(lock, [this] { return closed_ || ready_.size() < capacity_; });
+        if (closed_) return Status::Interrupted("the batch stream was closed");
+        ready_.push_back(std::move(b));
+        changed_.notify_all();
+        return Status::Ok();
+      });
+    } catch (const std::exception& e) {
+      s = Status::Internal(std::string("the loader failed: ") + e.what());
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    done_ = true;
+    end_status_ = std::move(s);
+    changed_.notify_all();
+  });
+}
+
+BatchStream::~BatchStream() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+    changed_.notify_all();
+  }
+  producer_.join();
+}
+
+Result<bool> BatchStream::Next(Batch* batch) {
+  std::unique_lock<std::mutex> lock(mu_);
+  changed_.wait(lock, [this] { return !ready_.empty() || done_; });
+  if (!ready_.empty()) {
+    *batch = std::move(ready_.front());
+    ready_.pop_front();
+    changed_.notify_all();
+    return true;
+  }
+  if (!end_status_.ok()) return end_status_;
+  return false;
+}
+
+Status Loader::Run(uint64_t first, uint64_t end, const std::function<Status(Batch&)>& sink) const {
+  PETPREP_RETURN_IF_ERROR(Check());
+  const uint64_t n = split_->size();
+  const uint64_t bpe = batches_per_epoch();
   const int side = side_;
   const size_t pixels = static_cast<size_t>(side) * side;
 

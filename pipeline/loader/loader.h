@@ -11,11 +11,20 @@
 // Parallel: oneTBB parallel_pipeline — serial in-order read, parallel decode and augment,
 // serial in-order batching — with a fixed number of samples in flight and no busy waiting.
 // A sample's pixels depend on (seed, sample key, epoch) only, never on its batch or slot.
+//
+// Pulled: Open(first, end) starts that pipeline on a thread of its own, which fills a bounded
+// queue of finished batches; the caller takes them in step order with Next(), on its own
+// thread and with its own thread setting, while the next batches are decoded.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "pipeline/augment/augment.h"
@@ -63,6 +72,8 @@ struct LoaderState {
   uint64_t position = 0;  // the epoch's next sample
 };
 
+class BatchStream;
+
 class Loader {
  public:
   // REQUIRES: split outlives the loader.
@@ -75,15 +86,46 @@ class Loader {
   LoaderState StateAt(uint64_t step) const;
   uint64_t StepOf(const LoaderState& state) const;
 
+  // The batches of steps [first, end), in order, with up to `prefetch` (>= 1) finished
+  // batches waiting. An error here: the options make no batch (an empty split, drop_last).
+  // REQUIRES: the loader outlives the stream.
+  Result<std::unique_ptr<BatchStream>> Open(uint64_t first, uint64_t end, int prefetch = 2) const;
+
+ private:
+  friend class BatchStream;
+  Status Check() const;
   // Produces the batches of steps [first, end) in order, handing each to `sink`; stops at
   // the first error (of a record, of the sink, or an interrupt).
   Status Run(uint64_t first, uint64_t end, const std::function<Status(Batch&)>& sink) const;
 
- private:
   const SplitReader* split_;
   int side_;
   LoaderOptions o_;
   std::vector<uint64_t> keys_;  // sample key of each record
+};
+
+// Loader::Open's stream. Destroying it stops the decoding and joins its thread.
+class BatchStream {
+ public:
+  BatchStream(const Loader* loader, uint64_t first, uint64_t end, int prefetch);
+  ~BatchStream();
+  BatchStream(const BatchStream&) = delete;
+  BatchStream& operator=(const BatchStream&) = delete;
+
+  // The next batch in step order: true with *batch filled, false after the last one. The
+  // batches before a failing record (or an interrupt) come first, then its error, which every
+  // later call returns again.
+  Result<bool> Next(Batch* batch);
+
+ private:
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::deque<Batch> ready_;
+  size_t capacity_;
+  bool closed_ = false;  // the consumer is gone: the producer stops
+  bool done_ = false;    // the producer has returned `end_status_`
+  Status end_status_;
+  std::thread producer_;
 };
 
 }  // namespace petprep

@@ -18,10 +18,11 @@ Status WritePreview(const SplitReader* split, int side, const PreviewOptions& o,
   Loader loader(split, side, lo);
   Batch first;
   uint64_t step = static_cast<uint64_t>(o.epoch) * loader.batches_per_epoch();
-  PETPREP_RETURN_IF_ERROR(loader.Run(step, step + 1, [&](Batch& b) {
-    first = std::move(b);
-    return Status::Ok();
-  }));
+  auto stream = loader.Open(step, step + 1);
+  if (!stream.ok()) return stream.status();
+  auto got = (*stream)->Next(&first);
+  if (!got.ok()) return got.status();
+  if (!*got) return Status::Internal("the loader made no batch for step " + std::to_string(step));
   const int n = first.size();
   const int cols = o.columns > 0 ? o.columns : static_cast<int>(std::ceil(std::sqrt(n)));
   const int rows = (n + cols - 1) / cols;

@@ -1,6 +1,7 @@
 #include "pipeline/train/trainer.h"
 
 #include <sys/stat.h>
+#include <tbb/task_arena.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -96,33 +97,44 @@ Status LossOf(Backend* backend, const std::string& kind, const DeviceTensor& log
                                : backend->SoftmaxCrossEntropy(logits, labels, loss, dlogits);
 }
 
-// Every batch of a split in stored order through the network in eval mode.
+// Every batch of a split in stored order through the network in eval mode; the network runs
+// on the calling thread, in `arena`.
 Status EvaluateSplit(const SplitReader* split, int side, int batch, const AugmentSpec& spec,
-                     int threads, const std::string& loss, UNet* net, SegmentationMetrics* m) {
+                     int threads, const std::string& loss, UNet* net, tbb::task_arena* arena,
+                     SegmentationMetrics* m) {
   LoaderOptions lo;
   lo.batch = batch;
   lo.shuffle = false;
   lo.augment = EvalSpec(spec);
   lo.threads = threads;
   Loader loader(split, side, lo);
+  auto stream = loader.Open(0, loader.batches_per_epoch());
+  if (!stream.ok()) return stream.status();
   Backend* backend = net->backend();
+  Batch b;
   DeviceBatch db;
   DeviceTensor dl, lt, predicted, counts;
   std::vector<uint32_t> host_counts;
-  return loader.Run(0, loader.batches_per_epoch(), [&](Batch& b) -> Status {
-    PETPREP_RETURN_IF_ERROR(UploadBatch(backend, b, &db));
-    const DeviceTensor* logits = nullptr;
-    PETPREP_RETURN_IF_ERROR(net->Forward(db.images, false, 0, 0, &logits));
-    PETPREP_RETURN_IF_ERROR(LossOf(backend, loss, *logits, db.labels, &lt, &dl));
-    PETPREP_RETURN_IF_ERROR(backend->Argmax(*logits, &predicted));
-    PETPREP_RETURN_IF_ERROR(backend->Confusion(db.labels, predicted, 3, &counts));
-    auto l = backend->ReadScalar(lt);
-    if (!l.ok()) return l.status();
-    PETPREP_RETURN_IF_ERROR(backend->DownloadWords(counts, &host_counts));
-    m->AddLoss(*l, b.masks.size());
-    m->AddCounts(host_counts);
-    return Status::Ok();
-  });
+  for (;;) {
+    auto more = (*stream)->Next(&b);
+    if (!more.ok()) return more.status();
+    if (!*more) return Status::Ok();
+    const Status step = arena->execute([&]() -> Status {
+      PETPREP_RETURN_IF_ERROR(UploadBatch(backend, b, &db));
+      const DeviceTensor* logits = nullptr;
+      PETPREP_RETURN_IF_ERROR(net->Forward(db.images, false, 0, 0, &logits));
+      PETPREP_RETURN_IF_ERROR(LossOf(backend, loss, *logits, db.labels, &lt, &dl));
+      PETPREP_RETURN_IF_ERROR(backend->Argmax(*logits, &predicted));
+      PETPREP_RETURN_IF_ERROR(backend->Confusion(db.labels, predicted, 3, &counts));
+      auto l = backend->ReadScalar(lt);
+      if (!l.ok()) return l.status();
+      PETPREP_RETURN_IF_ERROR(backend->DownloadWords(counts, &host_counts));
+      m->AddLoss(*l, b.masks.size());
+      m->AddCounts(host_counts);
+      return Status::Ok();
+    });
+    PETPREP_RETURN_IF_ERROR(step);
+  }
 }
 
 Result<const SplitReader*> OptionalSplit(const DatasetReader& d, const std::string& name) {
@@ -472,8 +484,10 @@ Status Train(TrainOptions o, TrainResult* result, Backend* backend) {
     own_backend = NewCpuBackend();
     backend = own_backend.get();
   }
+  // The step's ops run on the trainer's thread, in an arena of o.threads.
+  tbb::task_arena arena(o.threads > 0 ? o.threads : tbb::this_task_arena::max_concurrency());
   UNet net(mc, backend);
-  PETPREP_RETURN_IF_ERROR(net.Init(o.seed));
+  PETPREP_RETURN_IF_ERROR(arena.execute([&] { return net.Init(o.seed); }));
   std::vector<DeviceAdamSlot> slots;
   DeviceBatch db;
   DeviceTensor dl, loss_t;
@@ -551,7 +565,8 @@ Status Train(TrainOptions o, TrainResult* result, Backend* backend) {
   auto validate = [&]() -> Status {
     if (*val == nullptr) return Status::Ok();
     SegmentationMetrics m;
-    PETPREP_RETURN_IF_ERROR(EvaluateSplit(*val, side, o.batch, spec, o.threads, o.loss, &net, &m));
+    PETPREP_RETURN_IF_ERROR(
+        EvaluateSplit(*val, side, o.batch, spec, o.threads, o.loss, &net, &arena, &m));
     last_validation = m.ToJson();
     last_val_iou = m.MeanIou();
     Json line;
@@ -586,60 +601,83 @@ Status Train(TrainOptions o, TrainResult* result, Backend* backend) {
       status = save_step();  // the checkpoint no longer asks for it
     }
   }
+  // One stream for the whole run: the next batches decode while a step, or a validation, runs.
+  std::unique_ptr<BatchStream> stream;
+  if (status.ok() && state.step < end) {
+    auto opened = loader.Open(state.step, end);
+    if (opened.ok()) {
+      stream = std::move(*opened);
+    } else {
+      status = opened.status();
+    }
+  }
+  Batch b;
+  auto train_step = [&]() -> Status {
+    for (uint8_t c : b.masks) {
+      if (c > 2) {
+        return Status::Corruption(o.data + ": a mask of step " + std::to_string(state.step + 1) +
+                                  " holds class " + std::to_string(c) +
+                                  " (0 pet, 1 background, 2 border expected)");
+      }
+    }
+    PETPREP_RETURN_IF_ERROR(UploadBatch(backend, b, &db));
+    const DeviceTensor* logits = nullptr;
+    PETPREP_RETURN_IF_ERROR(net.Forward(db.images, true, o.seed, state.step, &logits));
+    PETPREP_RETURN_IF_ERROR(LossOf(backend, o.loss, *logits, db.labels, &loss_t, &dl));
+    auto loss_or = backend->ReadScalar(loss_t);
+    if (!loss_or.ok()) return loss_or.status();
+    const float loss = *loss_or;
+    if (!std::isfinite(loss)) {
+      return Status::Internal("the loss is " + std::to_string(loss) + " at step " +
+                              std::to_string(state.step + 1) + " (try a lower --lr)");
+    }
+    PETPREP_RETURN_IF_ERROR(net.Backward(dl));
+    PETPREP_RETURN_IF_ERROR(
+        AdamStep(backend, adam, state.step + 1, net.Params(), net.Grads(), &slots));
+    ++state.step;
+    last_loss = loss;
+    Json line;
+    line["step"] = state.step;
+    line["epoch"] = (state.step - 1) / per_epoch;
+    line["loss"] = loss;
+    line["lr"] = o.lr;
+    line["batch_sha256"] = ToHex(b.Digest());
+    if ((o.hash_every > 0 && state.step % o.hash_every == 0) || state.step == total) {
+      auto digest = net.WeightsDigest();
+      if (!digest.ok()) return digest.status();
+      line["weights_sha256"] = ToHex(*digest);
+    }
+    PETPREP_RETURN_IF_ERROR(log.Write(line));
+    char note[96];
+    std::snprintf(
+        note, sizeof note, "loss %.4f  val mIoU %s", loss,
+        std::isnan(last_val_iou) ? "-" : std::to_string(last_val_iou).substr(0, 5).c_str());
+    progress.SetNote(note);
+    progress.Set(state.step);
+    return Status::Ok();
+  };
   while (status.ok() && state.step < end) {
-    const uint64_t epoch_end = (state.step / per_epoch + 1) * per_epoch;
-    const uint64_t chunk_end = std::min(epoch_end, end);
-    status = loader.Run(state.step, chunk_end, [&](Batch& b) -> Status {
-      for (uint8_t c : b.masks) {
-        if (c > 2) {
-          return Status::Corruption(o.data + ": a mask of step " + std::to_string(state.step + 1) +
-                                    " holds class " + std::to_string(c) +
-                                    " (0 pet, 1 background, 2 border expected)");
-        }
-      }
-      PETPREP_RETURN_IF_ERROR(UploadBatch(backend, b, &db));
-      const DeviceTensor* logits = nullptr;
-      PETPREP_RETURN_IF_ERROR(net.Forward(db.images, true, o.seed, state.step, &logits));
-      PETPREP_RETURN_IF_ERROR(LossOf(backend, o.loss, *logits, db.labels, &loss_t, &dl));
-      auto loss_or = backend->ReadScalar(loss_t);
-      if (!loss_or.ok()) return loss_or.status();
-      const float loss = *loss_or;
-      if (!std::isfinite(loss)) {
-        return Status::Internal("the loss is " + std::to_string(loss) + " at step " +
-                                std::to_string(state.step + 1) + " (try a lower --lr)");
-      }
-      PETPREP_RETURN_IF_ERROR(net.Backward(dl));
-      PETPREP_RETURN_IF_ERROR(
-          AdamStep(backend, adam, state.step + 1, net.Params(), net.Grads(), &slots));
-      ++state.step;
-      last_loss = loss;
-      Json line;
-      line["step"] = state.step;
-      line["epoch"] = (state.step - 1) / per_epoch;
-      line["loss"] = loss;
-      line["lr"] = o.lr;
-      line["batch_sha256"] = ToHex(b.Digest());
-      if ((o.hash_every > 0 && state.step % o.hash_every == 0) || state.step == total) {
-        auto digest = net.WeightsDigest();
-        if (!digest.ok()) return digest.status();
-        line["weights_sha256"] = ToHex(*digest);
-      }
-      PETPREP_RETURN_IF_ERROR(log.Write(line));
-      char note[96];
-      std::snprintf(
-          note, sizeof note, "loss %.4f  val mIoU %s", loss,
-          std::isnan(last_val_iou) ? "-" : std::to_string(last_val_iou).substr(0, 5).c_str());
-      progress.SetNote(note);
-      progress.Set(state.step);
-      return CheckInterrupt();
-    });
-    if (status.ok() && state.step == epoch_end) {
+    auto more = stream->Next(&b);
+    if (!more.ok()) {
+      status = more.status();
+      break;
+    }
+    if (!*more || b.step != state.step) {
+      status = Status::Internal("the loader's stream gave no batch for step " +
+                                std::to_string(state.step + 1));
+      break;
+    }
+    status = arena.execute(train_step);
+    if (status.ok()) status = CheckInterrupt();
+    const bool epoch_end = state.step % per_epoch == 0;
+    if (status.ok() && epoch_end) {
       state.pending_validation = true;
       status = validate();
       if (status.ok()) state.pending_validation = false, validated = state.step;
     }
-    if (status.ok() && (state.step == epoch_end || state.step == end)) status = save_step();
+    if (status.ok() && (epoch_end || state.step == end)) status = save_step();
   }
+  stream.reset();
   if (status.IsInterrupted()) {
     progress.Finish();
     // Stopped right after an epoch's last step (the loader reports the interrupt on return).
@@ -657,7 +695,8 @@ Status Train(TrainOptions o, TrainResult* result, Backend* backend) {
   Json test_metrics;
   if (*test != nullptr) {
     SegmentationMetrics m;
-    PETPREP_RETURN_IF_ERROR(EvaluateSplit(*test, side, o.batch, spec, o.threads, o.loss, &net, &m));
+    PETPREP_RETURN_IF_ERROR(
+        EvaluateSplit(*test, side, o.batch, spec, o.threads, o.loss, &net, &arena, &m));
     test_metrics = m.ToJson();
   }
   const double seconds =
@@ -701,8 +740,9 @@ Status EvaluateRun(const std::string& run, const std::string& split, const std::
   if (!s.ok()) return s.status();
   if ((*s)->size() == 0) return Status::InvalidArgument(dir + ": the " + split + " split is empty");
   SegmentationMetrics m;
+  tbb::task_arena arena(threads > 0 ? threads : tbb::this_task_arena::max_concurrency());
   PETPREP_RETURN_IF_ERROR(EvaluateSplit(*s, r.state.image_size, r.options.batch, r.spec, threads,
-                                        r.options.loss, r.net.get(), &m));
+                                        r.options.loss, r.net.get(), &arena, &m));
   Json j = m.ToJson();
   j["split"] = split;
   j["records"] = (*s)->size();
