@@ -3,9 +3,12 @@
 // sum (atomicAdd on 64-bit integers is exact, so the order threads add in does not matter).
 #include <cuda_runtime.h>
 
+#include <memory>
 #include <string>
 
-#include "gpu/augment_cuda.h"
+#include "gpu/cuda_common.h"
+#include "pipeline/augment/augment_backend.h"
+#include "pipeline/device/cuda_info.h"
 
 namespace petprep::gpu {
 namespace {
@@ -40,66 +43,55 @@ __global__ void ColorKernel(const AugmentParams* params, uint8_t* rgb,
   for (int c = 0; c < 3; ++c) o[c * n + i] = NormalizeValue(p, c, px[c]);
 }
 
-Status Check(cudaError_t e, const char* what) {
-  if (e == cudaSuccess) return Status::Ok();
-  return Status::Unavailable(std::string(what) + ": " + cudaGetErrorName(e) + ": " +
-                             cudaGetErrorString(e));
-}
-
-}  // namespace
-
-Status AugmentBatchCuda(const std::vector<AugmentParams>& params, const uint8_t* images,
-                        const uint8_t* masks, int side, float* out_images, uint8_t* out_masks) {
-  int count = 0;
-  if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
-    cudaGetLastError();
-    return Status::Unavailable("no CUDA device");
-  }
+Status AugmentBatchOnDevice(const std::vector<AugmentParams>& params, const uint8_t* images,
+                           const uint8_t* masks, int side, float* out_images, uint8_t* out_masks) {
   const int b = static_cast<int>(params.size());
   if (b == 0) return Status::Ok();
   const int dst = params[0].dst, n = dst * dst;
   const size_t in_px = static_cast<size_t>(b) * side * side;
-  struct Buffers {
-    AugmentParams* params = nullptr;
-    uint8_t *images = nullptr, *masks = nullptr, *rgb = nullptr, *out_masks = nullptr;
-    unsigned long long* sums = nullptr;
-    float* out = nullptr;
-    ~Buffers() {
-      cudaFree(params);
-      cudaFree(images);
-      cudaFree(masks);
-      cudaFree(rgb);
-      cudaFree(out_masks);
-      cudaFree(sums);
-      cudaFree(out);
-    }
-  } d;
-  PETPREP_RETURN_IF_ERROR(Check(cudaMalloc(&d.params, sizeof(AugmentParams) * b), "cudaMalloc"));
-  PETPREP_RETURN_IF_ERROR(Check(cudaMalloc(&d.images, in_px * 3), "cudaMalloc"));
-  PETPREP_RETURN_IF_ERROR(Check(cudaMalloc(&d.masks, in_px), "cudaMalloc"));
-  PETPREP_RETURN_IF_ERROR(Check(cudaMalloc(&d.rgb, static_cast<size_t>(b) * n * 3), "cudaMalloc"));
+  const size_t out_px = static_cast<size_t>(b) * n;
+  DeviceBuffers d;
+  const AugmentParams* d_params = nullptr;
+  const uint8_t *d_images = nullptr, *d_masks = nullptr;
+  uint8_t *d_rgb = nullptr, *d_out_masks = nullptr;
+  unsigned long long* d_sums = nullptr;
+  float* d_out = nullptr;
+  PETPREP_RETURN_IF_ERROR(d.Upload(params.data(), params.size(), &d_params));
+  PETPREP_RETURN_IF_ERROR(d.Upload(images, in_px * 3, &d_images));
+  PETPREP_RETURN_IF_ERROR(d.Upload(masks, in_px, &d_masks));
+  PETPREP_RETURN_IF_ERROR(d.Alloc(out_px * 3, &d_rgb));
+  PETPREP_RETURN_IF_ERROR(d.Alloc(out_px, &d_out_masks));
+  PETPREP_RETURN_IF_ERROR(d.Alloc(static_cast<size_t>(b), &d_sums));
+  PETPREP_RETURN_IF_ERROR(d.Alloc(out_px * 3, &d_out));
   PETPREP_RETURN_IF_ERROR(
-      Check(cudaMalloc(&d.out_masks, static_cast<size_t>(b) * n), "cudaMalloc"));
-  PETPREP_RETURN_IF_ERROR(Check(cudaMalloc(&d.sums, sizeof(unsigned long long) * b), "cudaMalloc"));
-  PETPREP_RETURN_IF_ERROR(Check(cudaMalloc(&d.out, sizeof(float) * b * 3 * n), "cudaMalloc"));
-  PETPREP_RETURN_IF_ERROR(
-      Check(cudaMemcpy(d.params, params.data(), sizeof(AugmentParams) * b, cudaMemcpyHostToDevice),
-            "copy params"));
-  PETPREP_RETURN_IF_ERROR(
-      Check(cudaMemcpy(d.images, images, in_px * 3, cudaMemcpyHostToDevice), "copy images"));
-  PETPREP_RETURN_IF_ERROR(
-      Check(cudaMemcpy(d.masks, masks, in_px, cudaMemcpyHostToDevice), "copy masks"));
-  PETPREP_RETURN_IF_ERROR(Check(cudaMemset(d.sums, 0, sizeof(unsigned long long) * b), "memset"));
+      CudaStatus(cudaMemset(d_sums, 0, sizeof(unsigned long long) * b), "cudaMemset"));
   dim3 grid((n + 255) / 256, b);
-  GeometryKernel<<<grid, 256>>>(d.params, d.images, d.masks, side, d.rgb, d.out_masks, d.sums);
-  ColorKernel<<<grid, 256>>>(d.params, d.rgb, d.sums, d.out);
-  PETPREP_RETURN_IF_ERROR(Check(cudaGetLastError(), "augment kernels"));
-  PETPREP_RETURN_IF_ERROR(
-      Check(cudaMemcpy(out_images, d.out, sizeof(float) * b * 3 * n, cudaMemcpyDeviceToHost),
-            "copy images back"));
-  return Check(
-      cudaMemcpy(out_masks, d.out_masks, static_cast<size_t>(b) * n, cudaMemcpyDeviceToHost),
-      "copy masks back");
+  GeometryKernel<<<grid, 256>>>(d_params, d_images, d_masks, side, d_rgb, d_out_masks, d_sums);
+  ColorKernel<<<grid, 256>>>(d_params, d_rgb, d_sums, d_out);
+  PETPREP_RETURN_IF_ERROR(LaunchStatus("augment kernels"));
+  PETPREP_RETURN_IF_ERROR(DownloadTo(d_out, out_px * 3, out_images));
+  return DownloadTo(d_out_masks, out_px, out_masks);
 }
 
+class CudaAugmentBackend final : public AugmentBackend {
+ public:
+  std::string name() const override { return "cuda"; }
+  bool per_sample() const override { return false; }
+  Status AugmentBatch(const std::vector<AugmentParams>& params, const uint8_t* images,
+                      const uint8_t* masks, int side, float* out_images,
+                      uint8_t* out_masks) override {
+    return AugmentBatchOnDevice(params, images, masks, side, out_images, out_masks);
+  }
+};
+
+}  // namespace
 }  // namespace petprep::gpu
+
+namespace petprep {
+
+Result<std::unique_ptr<AugmentBackend>> NewCudaAugmentBackend() {
+  PETPREP_RETURN_IF_ERROR(gpu::RequireCudaDevice());
+  return std::unique_ptr<AugmentBackend>(std::make_unique<gpu::CudaAugmentBackend>());
+}
+
+}  // namespace petprep

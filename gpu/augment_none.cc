@@ -1,11 +1,12 @@
-// Build of the CUDA augmentation entry point for a petprep compiled without CUDA.
-#include "gpu/augment_cuda.h"
+// The CUDA augmentation backend's factory in a petprep built without CUDA.
+#include "pipeline/augment/augment_backend.h"
+#include "pipeline/device/cuda_info.h"
 
-namespace petprep::gpu {
+namespace petprep {
 
-Status AugmentBatchCuda(const std::vector<AugmentParams>&, const uint8_t*, const uint8_t*, int,
-                        float*, uint8_t*) {
-  return Status::Unavailable("no CUDA device (petprep was built without CUDA)");
+Result<std::unique_ptr<AugmentBackend>> NewCudaAugmentBackend() {
+  PETPREP_RETURN_IF_ERROR(gpu::RequireCudaDevice());
+  return Status::Internal("a CUDA device was found in a build without CUDA");
 }
 
-}  // namespace petprep::gpu
+}  // namespace petprep

@@ -5,7 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "gpu/chain_cuda.h"
+#include "gpu/cuda_common.h"
+#include "pipeline/device/cuda_info.h"
+#include "pipeline/train/chain_device.h"
 #include "pipeline/train/kernels.h"
 
 namespace petprep::gpu {
@@ -39,44 +41,6 @@ __global__ void GradKernel(GradPlan<float> p) {
   p.out[i] = acc;
 }
 
-std::string Err(const char* what, cudaError_t e) {
-  return std::string(what) + ": " + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")";
-}
-
-// Device copies that free themselves.
-class DeviceBuffers {
- public:
-  ~DeviceBuffers() {
-    for (void* p : ptrs_) cudaFree(p);
-  }
-  template <typename T>
-  Status Upload(const T* host, size_t count, const T** dev) {
-    if (host == nullptr) {
-      *dev = nullptr;
-      return Status::Ok();
-    }
-    void* p = nullptr;
-    cudaError_t e = cudaMalloc(&p, std::max<size_t>(1, count) * sizeof(T));
-    if (e != cudaSuccess) return Status::Unavailable(Err("cudaMalloc", e));
-    ptrs_.push_back(p);
-    e = cudaMemcpy(p, host, count * sizeof(T), cudaMemcpyHostToDevice);
-    if (e != cudaSuccess) return Status::Unavailable(Err("cudaMemcpy", e));
-    *dev = static_cast<const T*>(p);
-    return Status::Ok();
-  }
-  Status Alloc(size_t count, float** dev) {
-    void* p = nullptr;
-    cudaError_t e = cudaMalloc(&p, std::max<size_t>(1, count) * sizeof(float));
-    if (e != cudaSuccess) return Status::Unavailable(Err("cudaMalloc", e));
-    ptrs_.push_back(p);
-    *dev = static_cast<float*>(p);
-    return Status::Ok();
-  }
-
- private:
-  std::vector<void*> ptrs_;
-};
-
 int64_t MaxOffset(const int64_t* off, int count) {
   int64_t m = 0;
   for (int k = 0; k < count; ++k) m = std::max(m, off[k]);
@@ -84,26 +48,13 @@ int64_t MaxOffset(const int64_t* off, int count) {
 }
 
 Status Finish(float* dev, float* host, size_t count) {
-  cudaError_t e = cudaGetLastError();
-  if (e != cudaSuccess) return Status::Unavailable(Err("kernel launch", e));
-  e = cudaMemcpy(host, dev, count * sizeof(float), cudaMemcpyDeviceToHost);
-  if (e != cudaSuccess) return Status::Unavailable(Err("cudaMemcpy", e));
-  return Status::Ok();
+  PETPREP_RETURN_IF_ERROR(LaunchStatus("chain kernel"));
+  return DownloadTo(dev, count, host);
 }
 
 }  // namespace
 
-Status ChainDeviceAvailable() {
-  int count = 0;
-  cudaError_t e = cudaGetDeviceCount(&count);
-  if (e != cudaSuccess || count == 0) {
-    cudaGetLastError();
-    return Status::Unavailable(e != cudaSuccess
-                                   ? "no CUDA device (" + Err("cudaGetDeviceCount", e) + ")"
-                                   : std::string("no CUDA device"));
-  }
-  return Status::Ok();
-}
+Status ChainDeviceAvailable() { return RequireCudaDevice(); }
 
 Status RunDotOnDevice(const DotPlan<float>& p) {
   if (p.n == 0 || p.co == 0 || p.h == 0 || p.w_out == 0) return Status::Ok();
@@ -119,13 +70,10 @@ Status RunDotOnDevice(const DotPlan<float>& p) {
   const int64_t total = static_cast<int64_t>(p.n) * p.co * p.h * p.w_out;
   DotKernel<<<static_cast<unsigned>((total + 255) / 256), 256>>>(d, total);
   // Only the outputs' own elements come back (out_n may leave gaps between images).
+  PETPREP_RETURN_IF_ERROR(LaunchStatus("chain kernel"));
   for (int n = 0; n < p.n; ++n) {
     const size_t count = static_cast<size_t>(p.co) * p.h * p.w_out;
-    cudaError_t e = cudaGetLastError();
-    if (e != cudaSuccess) return Status::Unavailable(Err("kernel launch", e));
-    e = cudaMemcpy(p.out + n * p.out_n, d.out + n * p.out_n, count * sizeof(float),
-                   cudaMemcpyDeviceToHost);
-    if (e != cudaSuccess) return Status::Unavailable(Err("cudaMemcpy", e));
+    PETPREP_RETURN_IF_ERROR(DownloadTo(d.out + n * p.out_n, count, p.out + n * p.out_n));
   }
   return Status::Ok();
 }

@@ -1,11 +1,10 @@
 // The device chains for a petprep built without CUDA.
-#include "gpu/chain_cuda.h"
+#include "pipeline/device/cuda_info.h"
+#include "pipeline/train/chain_device.h"
 
 namespace petprep::gpu {
 
-Status ChainDeviceAvailable() {
-  return Status::Unavailable("no CUDA device (petprep was built without CUDA)");
-}
+Status ChainDeviceAvailable() { return RequireCudaDevice(); }
 Status RunDotOnDevice(const DotPlan<float>&) { return ChainDeviceAvailable(); }
 Status RunGradOnDevice(const GradPlan<float>&) { return ChainDeviceAvailable(); }
 

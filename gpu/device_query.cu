@@ -1,7 +1,9 @@
 // CUDA build of the device query.
 #include <cuda_runtime.h>
 
-#include "gpu/device_query.h"
+#include <string>
+
+#include "pipeline/device/cuda_info.h"
 
 namespace petprep::gpu {
 
@@ -13,7 +15,16 @@ CudaInfo QueryCuda() {
   int count = 0;
   cudaError_t err = cudaGetDeviceCount(&count);
   if (err != cudaSuccess) {
-    info.error = std::string(cudaGetErrorName(err)) + ": " + cudaGetErrorString(err);
+    const std::string what = std::string(cudaGetErrorName(err)) + ": " + cudaGetErrorString(err);
+    if (info.driver_version == 0) {
+      info.error = "no CUDA driver is installed (" + what + ")";
+    } else if (err == cudaErrorInsufficientDriver) {
+      info.error = "the CUDA driver (" + CudaVersionString(info.driver_version) +
+                   ") is older than the runtime petprep was built with (" +
+                   CudaVersionString(info.runtime_version) + ")";
+    } else {
+      info.error = what;
+    }
     cudaGetLastError();  // clear the sticky error state for later callers
     return info;
   }

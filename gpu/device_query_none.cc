@@ -1,5 +1,5 @@
 // Build of the device query for a petprep compiled without the CUDA backend.
-#include "gpu/device_query.h"
+#include "pipeline/device/cuda_info.h"
 
 namespace petprep::gpu {
 

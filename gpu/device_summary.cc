@@ -1,8 +1,9 @@
-// Formatting shared by the CUDA and the no-CUDA builds of the device query.
+// Formatting and the device check, shared by the CUDA and the no-CUDA builds of the device
+// query.
 #include <cstdio>
 #include <string>
 
-#include "gpu/device_query.h"
+#include "pipeline/device/cuda_info.h"
 
 namespace petprep::gpu {
 
@@ -14,7 +15,7 @@ std::string CudaVersionString(int version) {
 std::string CudaSummary(const CudaInfo& info) {
   if (!info.built) return "not built";
   if (info.devices.empty()) {
-    return "no CUDA device" + (info.error.empty() ? std::string() : " (" + info.error + ")");
+    return "no CUDA device" + (info.error.empty() ? std::string() : ": " + info.error);
   }
   std::string out =
       std::to_string(info.devices.size()) + (info.devices.size() == 1 ? " device: " : " devices: ");
@@ -26,6 +27,13 @@ std::string CudaSummary(const CudaInfo& info) {
     out += buf;
   }
   return out;
+}
+
+Status RequireCudaDevice() {
+  static const CudaInfo info = QueryCuda();  // the driver's answer does not change in a process
+  if (!info.devices.empty()) return Status::Ok();
+  if (!info.built) return Status::Unavailable("no CUDA device: petprep was built without CUDA");
+  return Status::Unavailable("no CUDA device: " + info.error);
 }
 
 }  // namespace petprep::gpu

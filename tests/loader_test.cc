@@ -123,6 +123,44 @@ TEST_F(LoaderTest, TheStreamEndsAndCanBeLeftEarly) {
   EXPECT_FALSE(loader.Open(0, 1, 0).ok()) << "a prefetch of 0";
 }
 
+// A backend that augments a batch at a time (as a device does) gives the bytes of the
+// per-sample path: the CPU backend's AugmentBatch through the loader's batch path.
+TEST_F(LoaderTest, ABatchAtATimeBackendGivesThePerSampleBytes) {
+  class Batched final : public AugmentBackend {
+   public:
+    std::string name() const override { return "batched"; }
+    bool per_sample() const override { return false; }
+    Status AugmentBatch(const std::vector<AugmentParams>& params, const uint8_t* images,
+                        const uint8_t* masks, int side, float* out_images,
+                        uint8_t* out_masks) override {
+      ++batches;
+      return cpu->AugmentBatch(params, images, masks, side, out_images, out_masks);
+    }
+    std::unique_ptr<AugmentBackend> cpu = NewCpuAugmentBackend();
+    int batches = 0;
+  } batched;
+  LoaderOptions o = Options(8, 2);
+  o.augment_backend = &batched;
+  EXPECT_EQ(Digests(o, 0, 7), Digests(Options(8, 2), 0, 7));
+  EXPECT_EQ(batched.batches, 7);
+}
+
+TEST(AugmentBackendTest, NamesAndAnUnknownOne) {
+  auto cpu = MakeAugmentBackend("cpu");
+  ASSERT_TRUE(cpu.ok());
+  EXPECT_EQ((*cpu)->name(), "cpu");
+  EXPECT_TRUE((*cpu)->per_sample());
+  auto bad = MakeAugmentBackend("tpu");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("choices: cpu, cuda"), std::string::npos);
+  auto cuda = MakeAugmentBackend("cuda");
+  if (!cuda.ok()) {
+    EXPECT_EQ(cuda.status().code(), Status::Code::kUnavailable);
+    EXPECT_EQ(cuda.status().message().rfind("no CUDA device: ", 0), 0u) << cuda.status().message();
+  }
+}
+
 TEST_F(LoaderTest, ASampleIsTheSameInAnyBatchSize) {
   std::map<std::string, std::pair<std::vector<float>, std::vector<uint8_t>>> first;
   for (int batch : {1, 8, 60}) {
@@ -261,13 +299,13 @@ TEST(LoaderEmptySplitTest, AnEmptySplitIsAClearError) {
 
 // The GPU path gives the CPU's bytes (ggml's test-backend-ops, but bitwise).
 TEST_F(LoaderTest, CudaAugmentationEqualsCpu) {
+  auto cuda = NewCudaAugmentBackend();
+  if (!cuda.ok()) {
+    ASSERT_EQ(cuda.status().code(), Status::Code::kUnavailable) << cuda.status().ToString();
+    GTEST_SKIP() << cuda.status().message();
+  }
   LoaderOptions gpu = Options(8, 2);
-  gpu.cuda = true;
-  auto reader = DatasetReader::Open(dataset_);
-  Loader loader(*(*reader)->Split("train"), 32, gpu);
-  Status s = DrainAll(loader, 0, 1);
-  if (s.code() == Status::Code::kUnavailable) GTEST_SKIP() << s.message();
-  ASSERT_TRUE(s.ok()) << s.ToString();
+  gpu.augment_backend = cuda->get();
   EXPECT_EQ(Digests(gpu, 0, 6), Digests(Options(8, 2), 0, 6));
 }
 

@@ -1,4 +1,4 @@
-#include "pipeline/core/provenance.h"
+#include "pipeline/provenance/provenance.h"
 
 #include <gtest/gtest.h>
 

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "gpu/chain_cuda.h"
+#include "pipeline/train/chain_device.h"
 #include "pipeline/train/simd.h"
 #include "pipeline/train/threads.h"
 #include "tests/test_util.h"

@@ -41,7 +41,7 @@ int RunBatches(CommandContext& ctx) {
       ->check(CLI::Range(1, 1024));
   app.add_option("--device", device, "Where augmentation runs")
       ->capture_default_str()
-      ->check(CLI::IsMember({"cpu", "cuda"}));
+      ->check(CLI::IsMember(AugmentBackendNames()));
   app.add_option("--start-step", start_step, "Begin at this step (resume)")->capture_default_str();
   int rc;
   if (!ParseArgs(app, ctx, &rc)) return rc;
@@ -54,7 +54,9 @@ int RunBatches(CommandContext& ctx) {
     o.augment = *spec;
   }
   o.shuffle = !no_shuffle;
-  o.cuda = device == "cuda";
+  auto augment = MakeAugmentBackend(device);
+  if (!augment.ok()) return ReportError(ctx, augment.status());
+  o.augment_backend = augment->get();
   auto dataset = DatasetReader::Open(data);
   if (!dataset.ok()) return ReportError(ctx, dataset.status());
   auto reader = (*dataset)->Split(split);

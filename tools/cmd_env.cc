@@ -1,7 +1,7 @@
 // petprep env: the provenance block every later output embeds.
 #include <cstdio>
 
-#include "pipeline/core/provenance.h"
+#include "pipeline/provenance/provenance.h"
 #include "tools/cli.h"
 
 namespace petprep {

@@ -1,7 +1,8 @@
 // petprep eval: a run's metrics on a split.
+#include <cmath>
 #include <cstdio>
 
-#include "pipeline/train/trainer.h"
+#include "pipeline/train/evaluate.h"
 #include "tools/cli.h"
 
 namespace petprep {
@@ -26,18 +27,18 @@ int RunEval(CommandContext& ctx) {
   app.add_option("--threads", threads, "Threads (default: all cores)")->check(CLI::Range(1, 1024));
   int rc;
   if (!ParseArgs(app, ctx, &rc)) return rc;
-  nlohmann::ordered_json m;
-  Status s = EvaluateRun(run, split, data, checkpoint, threads, &m);
+  EvalResult e;
+  Status s = EvaluateRun(run, split, data, checkpoint, threads, &e);
   if (!s.ok()) return ReportError(ctx, s);
-  auto num = [](const nlohmann::ordered_json& v) { return v.is_null() ? -1.0 : v.get<double>(); };
+  auto num = [](double v) { return std::isnan(v) ? -1.0 : v; };
+  const MetricsSummary& m = e.metrics;
   std::printf("%s: %llu records, step %llu\n", split.c_str(),
-              static_cast<unsigned long long>(m["records"].get<uint64_t>()),
-              static_cast<unsigned long long>(m["step"].get<uint64_t>()));
+              static_cast<unsigned long long>(e.records), static_cast<unsigned long long>(e.step));
   std::printf(
       "mean_iou %.4f  iou pet %.4f background %.4f border %.4f  f1 %.4f  pixel_accuracy %.4f  loss "
       "%.4f\n",
-      num(m["mean_iou"]), num(m["iou"]["pet"]), num(m["iou"]["background"]),
-      num(m["iou"]["border"]), num(m["f1"]), num(m["pixel_accuracy"]), num(m["loss"]));
+      num(m.mean_iou), num(m.iou[0]), num(m.iou[1]), num(m.iou[2]), num(m.f1),
+      num(m.pixel_accuracy), num(m.loss));
   std::printf("written: %s/eval-%s.json\n", run.c_str(), split.c_str());
   return kExitOk;
 }

@@ -1,8 +1,8 @@
 // petprep predict: masks and overlays for images of any size.
 #include <cstdio>
 
+#include "pipeline/train/predict.h"
 #include "pipeline/train/threads.h"
-#include "pipeline/train/trainer.h"
 #include "tools/cli.h"
 
 namespace petprep {

@@ -1,4 +1,5 @@
 // petprep train: the U-Net, reproducible bit for bit across thread counts and resume.
+#include <cmath>
 #include <cstdio>
 
 #include "pipeline/train/trainer.h"
@@ -21,6 +22,7 @@ int RunTrain(CommandContext& ctx) {
            "exits 130.",
            "petprep train --data data/dataset --out runs/a --epochs 2 --threads 2");
   TrainOptions o;
+  std::string loss = LossName(o.loss);
   app.add_option("--data", o.data, "The dataset folder (DATA/dataset)")->type_name("DIR");
   app.add_option("--out", o.out, "The run folder")->required()->type_name("RUN");
   app.add_option("--config", o.config_path, "Hyperparameter JSON (the blog's keys)")
@@ -39,7 +41,7 @@ int RunTrain(CommandContext& ctx) {
   app.add_option("--lr", o.lr, "Adam's learning rate")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  app.add_option("--loss", o.loss, "ce (softmax cross-entropy) or bce-jaccard (the reference's)")
+  app.add_option("--loss", loss, "ce (softmax cross-entropy) or bce-jaccard (the reference's)")
       ->capture_default_str()
       ->check(CLI::IsMember({"ce", "bce-jaccard"}));
   app.add_option("--augment", o.augment_path,
@@ -72,24 +74,21 @@ int RunTrain(CommandContext& ctx) {
                        Status::InvalidArgument(
                            "--data is required (the partitioned dataset; run: petprep partition)"));
   }
+  o.loss = *ParseLoss(loss, "--loss");  // CLI11 checked it is one of the two
   o.quiet = ctx.quiet;
   TrainResult r;
   Status s = Train(o, &r);
   for (const std::string& n : r.notes) std::fprintf(stderr, "petprep train: note: %s\n", n.c_str());
   if (s.IsInterrupted()) std::fprintf(stderr, "petprep train: %s\n", s.message().c_str());
   if (!s.ok()) return ReportError(ctx, s);
-  const auto& sum = r.summary;
   std::printf("steps %llu of %llu%s\n", static_cast<unsigned long long>(r.steps),
-              static_cast<unsigned long long>(sum.value("total_steps", uint64_t{0})),
-              r.finished ? "" : " (stopped early)");
-  if (sum.contains("validation") && sum["validation"].is_object() &&
-      !sum["validation"]["mean_iou"].is_null()) {
-    std::printf("validation mean IoU %.4f, loss %.4f\n",
-                sum["validation"]["mean_iou"].get<double>(),
-                sum["validation"]["loss"].get<double>());
+              static_cast<unsigned long long>(r.total_steps), r.finished ? "" : " (stopped early)");
+  if (r.validation && !std::isnan(r.validation->mean_iou)) {
+    std::printf("validation mean IoU %.4f, loss %.4f\n", r.validation->mean_iou,
+                r.validation->loss);
   }
-  if (sum.contains("test") && sum["test"].is_object() && !sum["test"]["mean_iou"].is_null()) {
-    std::printf("test mean IoU %.4f\n", sum["test"]["mean_iou"].get<double>());
+  if (r.test && !std::isnan(r.test->mean_iou)) {
+    std::printf("test mean IoU %.4f\n", r.test->mean_iou);
   }
   std::printf("weights sha256: %s\n", r.weights_sha256.c_str());
   return kExitOk;

@@ -17,10 +17,10 @@
 #include "pipeline/core/hash.h"
 #include "pipeline/core/ordered_parallel.h"
 #include "pipeline/core/progress.h"
-#include "pipeline/core/provenance.h"
 #include "pipeline/dataset/codec.h"
 #include "pipeline/dataset/resize.h"
 #include "pipeline/dataset/shard.h"
+#include "pipeline/provenance/provenance.h"
 #include "schemas/record.pb.h"
 
 namespace petprep {

@@ -223,4 +223,11 @@ Result<SourceMask> ReadTrimap(const std::string& bytes, int width, int height) {
   return out;
 }
 
+Result<Image> DecodePicture(const std::string& bytes) {
+  auto src = ReadSourceImage(bytes);
+  if (!src.ok()) return src.status();
+  if (!src->rgb.empty()) return std::move(src->rgb);
+  return DecodeJpeg(bytes);  // a clean JPEG: ReadSourceImage keeps its bytes, undecoded
+}
+
 }  // namespace petprep

@@ -34,6 +34,10 @@ struct SourceImage {
 //   CMYK / YCCK JPEGs follow the Adobe convention (inverted ink): R = C * K / 255, rounded.
 Result<SourceImage> ReadSourceImage(const std::string& bytes);
 
+// A picture of any format ReadSourceImage reads (JPEG of any colour space, PNG, GIF), decoded
+// in full to 8-bit RGB: what predict segments.
+Result<Image> DecodePicture(const std::string& bytes);
+
 struct SourceMask {
   Image classes;  // 1 channel, the image's size, values 0 pet, 1 background, 2 border
   std::vector<FoundDefect> defects;

@@ -8,7 +8,6 @@
 #include <cstring>
 #include <memory>
 
-#include "gpu/augment_cuda.h"
 #include "pipeline/core/interrupt.h"
 #include "pipeline/core/philox.h"
 
@@ -40,7 +39,11 @@ Sha256Digest Batch::Digest() const {
 }
 
 Loader::Loader(const SplitReader* split, int side, LoaderOptions options)
-    : split_(split), side_(side), o_(std::move(options)) {
+    : split_(split), side_(side), o_(std::move(options)), augment_(o_.augment_backend) {
+  if (augment_ == nullptr) {
+    own_augment_ = NewCpuAugmentBackend();
+    augment_ = own_augment_.get();
+  }
   keys_.reserve(split_->size());
   for (size_t i = 0; i < split_->size(); ++i) keys_.push_back(SampleKeyOf(split_->pet_id(i)));
 }
@@ -94,9 +97,9 @@ struct Sample {
   Status status;
   std::string pet_id;
   uint64_t key = 0;
-  std::vector<float> image;   // CPU: augmented, CHW
-  std::vector<uint8_t> mask;  // CPU: augmented
-  std::vector<uint8_t> raw;   // CUDA: decoded HWC image, augmented later on the device
+  std::vector<float> image;   // augmented per sample: CHW
+  std::vector<uint8_t> mask;  // augmented per sample
+  std::vector<uint8_t> raw;   // augmented per batch: the decoded HWC image, and its mask
   std::vector<uint8_t> raw_mask;
   Sha256Digest digest{};
 };
@@ -173,6 +176,8 @@ Status Loader::Run(uint64_t first, uint64_t end, const std::function<Status(Batc
   const uint64_t bpe = batches_per_epoch();
   const int side = side_;
   const size_t pixels = static_cast<size_t>(side) * side;
+  AugmentBackend* augment = augment_;
+  const bool per_sample = augment->per_sample();
 
   auto process = [&](const Work& w) {
     auto s = std::make_shared<Sample>();
@@ -193,7 +198,7 @@ Status Loader::Run(uint64_t first, uint64_t end, const std::function<Status(Batc
                              std::to_string(side) + "x" + std::to_string(side));
       return s;
     }
-    if (o_.cuda) {
+    if (!per_sample) {
       s->raw = std::move(img->data);
       s->raw_mask = std::move(mask->data);
       return s;
@@ -201,7 +206,7 @@ Status Loader::Run(uint64_t first, uint64_t end, const std::function<Status(Batc
     AugmentParams p = DrawAugmentParams(o_.augment, o_.seed, s->key, w.epoch, side, side, side);
     s->image.resize(3 * pixels);
     s->mask.resize(pixels);
-    AugmentSampleCpu(p, img->data.data(), mask->data.data(), s->image.data(), s->mask.data());
+    augment->AugmentSample(p, img->data.data(), mask->data.data(), s->image.data(), s->mask.data());
     s->digest =
         SampleDigest(s->image.data(), s->image.size(), s->mask.data(), s->mask.size(), s->pet_id);
     return s;
@@ -224,7 +229,7 @@ Status Loader::Run(uint64_t first, uint64_t end, const std::function<Status(Batc
     }
     batch.pet_ids.push_back(s.pet_id);
     batch.keys.push_back(s.key);
-    if (o_.cuda) {
+    if (!per_sample) {
       raw.insert(raw.end(), s.raw.begin(), s.raw.end());
       raw_mask.insert(raw_mask.end(), s.raw_mask.begin(), s.raw_mask.end());
     } else {
@@ -233,15 +238,18 @@ Status Loader::Run(uint64_t first, uint64_t end, const std::function<Status(Batc
       batch.sample_digests.push_back(s.digest);
     }
     if (w.slot + 1 < w.count) return Status::Ok();
-    if (o_.cuda) {
+    if (!per_sample) {
       std::vector<AugmentParams> params;
       for (uint64_t key : batch.keys) {
         params.push_back(DrawAugmentParams(o_.augment, o_.seed, key, w.epoch, side, side, side));
       }
       batch.images.resize(static_cast<size_t>(w.count) * 3 * pixels);
       batch.masks.resize(static_cast<size_t>(w.count) * pixels);
-      PETPREP_RETURN_IF_ERROR(gpu::AugmentBatchCuda(params, raw.data(), raw_mask.data(), side,
-                                                    batch.images.data(), batch.masks.data()));
+      PETPREP_RETURN_IF_ERROR(
+          augment
+              ->AugmentBatch(params, raw.data(), raw_mask.data(), side, batch.images.data(),
+                             batch.masks.data())
+              .WithContext(augment->name() + " augmentation, step " + std::to_string(w.step)));
     }
     return sink(batch);
   };

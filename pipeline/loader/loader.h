@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "pipeline/augment/augment.h"
+#include "pipeline/augment/augment_backend.h"
 #include "pipeline/core/hash.h"
 #include "pipeline/core/status.h"
 #include "pipeline/dataset/dataset_reader.h"
@@ -42,7 +43,9 @@ struct LoaderOptions {
   AugmentSpec augment;  // AugmentSpec::None() for no augmentation
   int threads = 0;      // 0: all cores; 1 with parallel = false: the serial reference loader
   bool parallel = true;
-  bool cuda = false;  // decode on the CPU, augment on the GPU
+  // Where samples are augmented (augment_backend.h); null: the CPU, on the decode threads.
+  // REQUIRES: outlives the loader.
+  AugmentBackend* augment_backend = nullptr;
 };
 
 struct Batch {
@@ -102,6 +105,8 @@ class Loader {
   int side_;
   LoaderOptions o_;
   std::vector<uint64_t> keys_;  // sample key of each record
+  std::unique_ptr<AugmentBackend> own_augment_;
+  AugmentBackend* augment_;
 };
 
 // Loader::Open's stream. Destroying it stops the decoding and joins its thread.

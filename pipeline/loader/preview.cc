@@ -6,6 +6,7 @@
 
 #include "pipeline/core/atomic_file.h"
 #include "pipeline/dataset/codec.h"
+#include "pipeline/dataset/overlay.h"
 
 namespace petprep {
 
@@ -39,18 +40,14 @@ Status WritePreview(const SplitReader* split, int side, const PreviewOptions& o,
     for (int y = 0; y < side; ++y) {
       for (int x = 0; x < side; ++x) {
         size_t k = static_cast<size_t>(y) * side + x;
-        int rgb[3];
+        uint8_t rgb[3];
         for (int c = 0; c < 3; ++c) {
           float f = img[c * pixels + k];
           float v = spec.reference_normalize ? (f + 1.0f) * 128.0f
                                              : (f * spec.std[c] + spec.mean[c]) * 255.0f;
-          rgb[c] = std::clamp(static_cast<int>(std::lround(v)), 0, 255);
+          rgb[c] = static_cast<uint8_t>(std::clamp(static_cast<int>(std::lround(v)), 0, 255));
         }
-        if (mask[k] != 1) {  // pet orange, border yellow, blended half and half
-          const int tint[2][3] = {{255, 120, 0}, {255, 230, 0}};
-          const int* t = tint[mask[k] == 0 ? 0 : 1];
-          for (int c = 0; c < 3; ++c) rgb[c] = (rgb[c] + t[c]) / 2;
-        }
+        TintByClass(mask[k], rgb);
         sample.at<cv::Vec3b>(y, x) = cv::Vec3b(rgb[0], rgb[1], rgb[2]);
       }
     }

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "gpu/chain_cuda.h"
+#include "pipeline/train/chain_device.h"
 #include "pipeline/train/kernels.h"
 #include "pipeline/train/simd.h"
 

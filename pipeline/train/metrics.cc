@@ -99,21 +99,52 @@ double SegmentationMetrics::F1() const {
   return n == 0 ? std::numeric_limits<double>::quiet_NaN() : s / n;
 }
 
-nlohmann::ordered_json SegmentationMetrics::ToJson() const {
+MetricsSummary SegmentationMetrics::Summary() const {
+  MetricsSummary m;
+  m.loss = Loss();
+  m.mean_iou = MeanIou();
+  std::vector<double> v = Iou();
+  for (int c = 0; c < 3; ++c)
+    m.iou[c] = c < classes_ ? v[c] : std::numeric_limits<double>::quiet_NaN();
+  m.f1 = F1();
+  m.pixel_accuracy = PixelAccuracy();
+  m.pixels = pixels();
+  return m;
+}
+
+nlohmann::ordered_json MetricsSummary::ToJson() const {
   auto num = [](double v) {
     return std::isnan(v) ? nlohmann::ordered_json() : nlohmann::ordered_json(v);
   };
   nlohmann::ordered_json j;
-  j["loss"] = num(Loss());
-  j["mean_iou"] = num(MeanIou());
-  nlohmann::ordered_json iou;
-  std::vector<double> v = Iou();
-  for (int c = 0; c < classes_ && c < 3; ++c) iou[kClassNames[c]] = num(v[c]);
-  j["iou"] = iou;
-  j["f1"] = num(F1());
-  j["pixel_accuracy"] = num(PixelAccuracy());
-  j["pixels"] = pixels();
+  j["loss"] = num(loss);
+  j["mean_iou"] = num(mean_iou);
+  nlohmann::ordered_json per_class;
+  for (int c = 0; c < 3; ++c) per_class[kClassNames[c]] = num(iou[c]);
+  j["iou"] = per_class;
+  j["f1"] = num(f1);
+  j["pixel_accuracy"] = num(pixel_accuracy);
+  j["pixels"] = pixels;
   return j;
+}
+
+MetricsSummary MetricsSummary::FromJson(const nlohmann::ordered_json& j) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  auto num = [&](const nlohmann::ordered_json& o, const char* key) {
+    return o.is_object() && o.contains(key) && o[key].is_number() ? o[key].get<double>() : nan;
+  };
+  MetricsSummary m;
+  m.loss = num(j, "loss");
+  m.mean_iou = num(j, "mean_iou");
+  const nlohmann::ordered_json none;
+  const nlohmann::ordered_json& per_class = j.is_object() && j.contains("iou") ? j["iou"] : none;
+  for (int c = 0; c < 3; ++c) m.iou[c] = num(per_class, kClassNames[c]);
+  m.f1 = num(j, "f1");
+  m.pixel_accuracy = num(j, "pixel_accuracy");
+  m.pixels = j.is_object() && j.contains("pixels") && j["pixels"].is_number_unsigned()
+                 ? j["pixels"].get<uint64_t>()
+                 : 0;
+  return m;
 }
 
 }  // namespace petprep

@@ -3,6 +3,7 @@
 // Classes: 0 pet, 1 background, 2 border. Not thread-safe.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <vector>
@@ -15,6 +16,19 @@ extern const char* const kClassNames[3];  // "pet", "background", "border"
 
 // The predicted class of each pixel: the first maximum of the logits over channels.
 std::vector<uint8_t> ArgmaxClasses(const Tensor& logits);
+
+// SegmentationMetrics' numbers as a value; NaN where there is none (JSON null).
+struct MetricsSummary {
+  double loss = 0, mean_iou = 0, f1 = 0, pixel_accuracy = 0;
+  std::array<double, 3> iou{};  // pet, background, border
+  uint64_t pixels = 0;
+
+  // {"loss", "mean_iou", "iou": {"pet", "background", "border"}, "f1", "pixel_accuracy",
+  // "pixels"}.
+  nlohmann::ordered_json ToJson() const;
+  // The inverse of ToJson (a missing or null number reads as NaN).
+  static MetricsSummary FromJson(const nlohmann::ordered_json& j);
+};
 
 class SegmentationMetrics {
  public:
@@ -39,8 +53,8 @@ class SegmentationMetrics {
     return confusion_[truth * classes_ + predicted];
   }
 
-  // {"loss", "mean_iou", "iou": {"pet", "background", "border"}, "f1", "pixel_accuracy"}.
-  nlohmann::ordered_json ToJson() const;
+  MetricsSummary Summary() const;
+  nlohmann::ordered_json ToJson() const { return Summary().ToJson(); }
 
  private:
   struct Counts {

@@ -1,10 +1,15 @@
-// What CUDA can see here: runtime and driver versions and each device, for `petprep env`
-// and for deciding whether GPU paths run or report "no CUDA device".
+// What CUDA can see here: runtime and driver versions and each device, for `petprep env`, the
+// provenance of every result, and for deciding whether a device path can run.
+//
+// Declared here, defined in gpu/ (device_query.cu in a CUDA build, device_query_none.cc
+// without): the pipeline asks, gpu/ answers, and nothing under pipeline/ includes gpu/.
 #pragma once
 
 #include <cstddef>
 #include <string>
 #include <vector>
+
+#include "pipeline/core/status.h"
 
 namespace petprep::gpu {
 
@@ -27,10 +32,15 @@ struct CudaInfo {
 // Never fails: without a driver cudaGetDeviceCount returns an error, reported as no device.
 CudaInfo QueryCuda();
 
-// "not built", "no CUDA device (<why>)", or "1 device: NVIDIA H100 (sm_90, 79.1 GiB)".
+// "not built", "no CUDA device: <why>", or "1 device: NVIDIA H100 (sm_90, 79.1 GiB)".
 std::string CudaSummary(const CudaInfo& info);
 
 // "13.0" from 13000; "none" from 0.
 std::string CudaVersionString(int version);
+
+// The one answer to "can a CUDA path run here": OK with a usable device; otherwise
+// kUnavailable saying what was found: "no CUDA device: petprep was built without CUDA", no
+// driver, a driver older than the runtime, or no device. Every device path asks this first.
+Status RequireCudaDevice();
 
 }  // namespace petprep::gpu

@@ -1,4 +1,4 @@
-#include "gpu/device_query.h"
+#include "pipeline/device/cuda_info.h"
 
 #include <gtest/gtest.h>
 
@@ -21,6 +21,23 @@ TEST(DeviceQueryTest, SummaryMatchesWhatWasFound) {
   EXPECT_FALSE(info.built);
   EXPECT_EQ(s, "not built");
 #endif
+}
+
+TEST(DeviceQueryTest, RequireCudaDeviceSaysWhatWasFound) {
+  CudaInfo info = QueryCuda();
+  Status s = RequireCudaDevice();
+  if (!info.devices.empty()) {
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return;
+  }
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), Status::Code::kUnavailable);
+  EXPECT_EQ(s.message().rfind("no CUDA device: ", 0), 0u) << s.message();
+  if (info.built) {
+    EXPECT_NE(s.message().find(info.error), std::string::npos) << s.message();
+  } else {
+    EXPECT_NE(s.message().find("built without CUDA"), std::string::npos) << s.message();
+  }
 }
 
 TEST(DeviceQueryTest, VersionStrings) {

@@ -18,7 +18,7 @@ struct Provenance {
   std::vector<std::string> simd;  // the SIMD extensions this CPU has, e.g. "avx2"
   int threads = 0;                // hardware threads
   int tbb_threads = 0;            // oneTBB's default concurrency
-  std::string cuda;               // the CUDA line: "not built", "no CUDA device (...)", devices
+  std::string cuda;               // the CUDA line: "not built", "no CUDA device: ...", devices
   int cuda_runtime = 0, cuda_driver = 0;
   nlohmann::ordered_json cuda_devices = nlohmann::ordered_json::array();
 };

@@ -1,4 +1,4 @@
-#include "pipeline/core/provenance.h"
+#include "pipeline/provenance/provenance.h"
 
 #include <archive.h>
 #include <curl/curl.h>
@@ -15,8 +15,8 @@
 #include <opencv2/core/utility.hpp>
 #include <thread>
 
-#include "gpu/device_query.h"
 #include "petprep/build_info.h"
+#include "pipeline/device/cuda_info.h"
 
 namespace petprep {
 namespace {

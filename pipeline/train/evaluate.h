@@ -1,0 +1,55 @@
+// Evaluation: a split through the network in eval mode (no augmentation, the run's
+// normalisation, stored order), counted into exact integer confusion counts, so the metrics are
+// the same for any batch size, thread count or backend.
+#pragma once
+
+#include <tbb/task_arena.h>
+
+#include <cstdint>
+#include <string>
+
+#include "pipeline/augment/augment.h"
+#include "pipeline/core/status.h"
+#include "pipeline/dataset/dataset_reader.h"
+#include "pipeline/loader/loader.h"
+#include "pipeline/train/backend.h"
+#include "pipeline/train/metrics.h"
+#include "pipeline/train/train_options.h"
+#include "pipeline/train/unet.h"
+
+namespace petprep {
+
+// A batch's images and class ids on a backend.
+struct DeviceBatch {
+  DeviceTensor images, labels;
+};
+
+// Uploads a loader batch (images N x 3 x side x side, class ids N x 1 x side x side).
+Status UploadBatch(Backend* backend, const Batch& b, DeviceBatch* out);
+
+// The loss of `kind` and its gradient on the logits.
+Status LossOf(Backend* backend, LossKind kind, const DeviceTensor& logits,
+              const DeviceTensor& labels, DeviceTensor* loss, DeviceTensor* dlogits);
+
+// Every batch of `split` through `net` in eval mode. The loader decodes with `threads`; the
+// network runs on the calling thread, inside `arena`.
+Status EvaluateSplit(const SplitReader* split, int side, int batch, const AugmentSpec& train_spec,
+                     int threads, LossKind loss, UNet* net, tbb::task_arena* arena,
+                     SegmentationMetrics* m);
+
+struct EvalResult {
+  std::string split;
+  uint64_t records = 0;
+  uint64_t step = 0;  // the checkpoint's
+  MetricsSummary metrics;
+  std::string weights_sha256;
+  std::string dataset_fingerprint;
+};
+
+// The metrics of a run's weights on a split: the newest step checkpoint unless `checkpoint`
+// names one (a path, or "best"). data "" means the dataset in config.json. Writes
+// RUN/eval-<split>.json.
+Status EvaluateRun(const std::string& run, const std::string& split, const std::string& data,
+                   const std::string& checkpoint, int threads, EvalResult* result);
+
+}  // namespace petprep

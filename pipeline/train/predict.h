@@ -1,0 +1,21 @@
+// Prediction: a run's weights on pictures of any size and format.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "pipeline/core/status.h"
+
+namespace petprep {
+
+// For each image file (any size; JPEG, PNG, GIF, ...): the predicted class mask at the
+// image's size (PNG, class ids 0 pet, 1 background, 2 border) and an overlay (PNG, pet orange,
+// border yellow), as OUT/<stem>.mask.png and OUT/<stem>.overlay.png (a petset folder's image.jpg
+// takes the folder's name, the pet id). Every input is read and every output name checked
+// before anything is written. The ops run on the calling oneTBB arena. `written`: the files, in
+// input order, mask then overlay.
+Status PredictRun(const std::string& run, const std::vector<std::string>& images,
+                  const std::string& out_dir, const std::string& checkpoint,
+                  std::vector<std::string>* written);
+
+}  // namespace petprep
