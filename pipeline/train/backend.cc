@@ -147,10 +147,12 @@ Result<float> Backend::ReadScalar(const DeviceTensor& t) {
   return v;
 }
 
-std::vector<std::string> BuiltInBackends() { return {"cpu"}; }
+std::vector<std::string> BuiltInBackends() { return {"cpu", "cuda-sim", "cuda"}; }
 
 Result<std::unique_ptr<Backend>> MakeBackend(const std::string& name) {
   if (name == "cpu") return NewCpuBackend();
+  if (name == "cuda-sim") return NewCudaSimBackend();
+  if (name == "cuda") return NewCudaBackend();
   std::string known;
   for (const std::string& b : BuiltInBackends()) known += (known.empty() ? "" : ", ") + b;
   return Status::InvalidArgument("unknown ops backend '" + name + "' (this build has: " + known +

@@ -133,6 +133,15 @@ struct SgdConstants {
   bool first = false;  // the momentum buffer starts as the gradient
 };
 
+// What a device backend moved and waited for (the CPU's are all zero): the per-step budget of a
+// device is checked against these.
+struct TransferCounts {
+  uint64_t to_device = 0, to_host = 0;  // host <-> device copies
+  uint64_t bytes_to_device = 0, bytes_to_host = 0;
+  uint64_t synchronizations = 0;
+  uint64_t launches = 0;  // kernel launches
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -158,6 +167,8 @@ class Backend {
   Status Copy(const DeviceTensor& src, DeviceTensor* dst);
   // Waits for every call made so far.
   virtual Status Synchronize() = 0;
+  // Copies and synchronisations since the backend was made.
+  virtual TransferCounts Transfers() const { return {}; }
 
   // Host tensors in and out (float), and byte arrays (class ids, masks).
   Status Upload(const Tensor& host, DeviceTensor* t);
@@ -270,6 +281,16 @@ struct CpuBackendFault {
   uint64_t fail_at_call = 1;
 };
 std::unique_ptr<Backend> NewFaultyCpuBackend(CpuBackendFault fault);
+
+// The CUDA backend on the simulated device: the CUDA backend's kernels, launch geometry and
+// buffer handling run on the host, one call per thread index (gpu/runtime_sim.h). Slow; it
+// proves the CUDA backend's logic where no GPU is. Defined in gpu/, in every build.
+std::unique_ptr<Backend> NewCudaSimBackend();
+
+// The CUDA backend on the first CUDA device. kUnavailable, saying what was found, without a
+// usable device or in a build without CUDA. Defined in gpu/ (gpu/cuda_backend_none.cc without
+// CUDA).
+Result<std::unique_ptr<Backend>> NewCudaBackend();
 
 // The ops backends this build has ("cpu", then the device backends gpu/ provides).
 std::vector<std::string> BuiltInBackends();

@@ -51,6 +51,20 @@ PETPREP_HD_INLINE T StripedSum(int64_t n, F f) {
   return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
 }
 
+// StripedSum split for a device, one thread per stripe: stripe j of f(0..n-1), the partial
+// s[j] exactly as StripedSum forms it (from 0, adding f(i) for i = j mod 8 in increasing i) ...
+template <typename T, typename F>
+PETPREP_HD_INLINE T StripeSum(int64_t n, int j, F f) {
+  T s = T(0);
+  for (int64_t i = j; i < n; i += 8) s = s + f(i);
+  return s;
+}
+// ... and the eight partials combined as StripedSum combines them.
+template <typename T>
+PETPREP_HD_INLINE T CombineStripes(const T* s) {
+  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
 }  // namespace petprep
 
 namespace petprep {
