@@ -153,7 +153,7 @@ TEST(AugmentBackendTest, NamesAndAnUnknownOne) {
   auto bad = MakeAugmentBackend("tpu");
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().code(), Status::Code::kInvalidArgument);
-  EXPECT_NE(bad.status().message().find("choices: cpu, cuda"), std::string::npos);
+  EXPECT_NE(bad.status().message().find("choices: cpu, cuda-sim, cuda"), std::string::npos);
   auto cuda = MakeAugmentBackend("cuda");
   if (!cuda.ok()) {
     EXPECT_EQ(cuda.status().code(), Status::Code::kUnavailable);
@@ -295,6 +295,16 @@ TEST(LoaderEmptySplitTest, AnEmptySplitIsAClearError) {
   auto cli = testing::RunPetprep("-q batches --data " + dataset);
   EXPECT_EQ(cli.exit_code, 2);
   EXPECT_NE(cli.err.find("empty"), std::string::npos) << cli.err;
+}
+
+// The CUDA augmentation backend's kernels and buffers, on the simulated device: the CPU's bytes.
+TEST_F(LoaderTest, CudaSimAugmentationEqualsCpu) {
+  std::unique_ptr<AugmentBackend> sim = NewCudaSimAugmentBackend();
+  EXPECT_EQ(sim->name(), "cuda-sim");
+  EXPECT_FALSE(sim->per_sample());
+  LoaderOptions o = Options(8, 2);
+  o.augment_backend = sim.get();
+  EXPECT_EQ(Digests(o, 0, 7), Digests(Options(8, 2), 0, 7));
 }
 
 // The GPU path gives the CPU's bytes (ggml's test-backend-ops, but bitwise).

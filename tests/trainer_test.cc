@@ -10,6 +10,7 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -82,6 +83,95 @@ class TrainerTest : public ::testing::Test {
 
 testing::TempDir* TrainerTest::dir_ = nullptr;
 std::string TrainerTest::data32_, TrainerTest::data16_;
+
+// metrics.jsonl's lines without the device each step ran on.
+std::vector<std::string> LinesWithoutDevice(const std::string& path) {
+  std::vector<std::string> out;
+  std::istringstream in(Slurp(path));
+  std::string line;
+  while (std::getline(in, line)) {
+    Json j = Json::parse(line);
+    j.erase("device");
+    out.push_back(j.dump());
+  }
+  return out;
+}
+
+// The CUDA backend's code on the simulated device trains the CPU's weights, and a run that
+// changes device at a resume, either way, ends with the uninterrupted run's weights.
+TEST_F(TrainerTest, CudaSimTrainsTheCpuWeightsAndADeviceSwitchAtAResumeToo) {
+  auto cpu = Train("dev_cpu", "");
+  ASSERT_EQ(cpu.exit_code, 0) << cpu.err;
+  auto sim = Train("dev_sim", "--device cuda-sim");
+  ASSERT_EQ(sim.exit_code, 0) << sim.err;
+  EXPECT_EQ(sim.out.rfind("device: cuda-sim", 0), 0u) << "train's first line: " << sim.out;
+  EXPECT_EQ(cpu.out.rfind("device: cpu", 0), 0u) << cpu.out;
+  const Json want = JsonFile(Run("dev_cpu") + "/summary.json")["weights_sha256"];
+  EXPECT_EQ(JsonFile(Run("dev_sim") + "/summary.json")["weights_sha256"], want);
+  EXPECT_EQ(LinesWithoutDevice(Run("dev_sim") + "/metrics.jsonl"),
+            LinesWithoutDevice(Run("dev_cpu") + "/metrics.jsonl"));
+  EXPECT_NE(Slurp(Run("dev_sim") + "/metrics.jsonl").find("\"device\":\"cuda-sim\""),
+            std::string::npos);
+
+  for (const auto& [first, second] : {std::pair<std::string, std::string>{"cpu", "cuda-sim"},
+                                      std::pair<std::string, std::string>{"cuda-sim", "cpu"}}) {
+    const std::string name = "dev_" + first + "_then_" + second;
+    auto half = Train(name, "--device " + first + " --max-steps 10");
+    ASSERT_EQ(half.exit_code, 0) << half.err;
+    auto rest = testing::RunPetprep("train --out " + Run(name) + " --resume -q --device " + second);
+    ASSERT_EQ(rest.exit_code, 0) << rest.err;
+    EXPECT_NE(rest.err.find("the run continues on " + second + " (it ran on " + first + ")"),
+              std::string::npos)
+        << rest.err;
+    EXPECT_EQ(JsonFile(Run(name) + "/summary.json")["weights_sha256"], want) << name;
+    EXPECT_EQ(LinesWithoutDevice(Run(name) + "/metrics.jsonl"),
+              LinesWithoutDevice(Run("dev_cpu") + "/metrics.jsonl"))
+        << name;
+    Json segments = JsonFile(Run(name) + "/config.json")["segments"];
+    ASSERT_EQ(segments.size(), 2u) << segments.dump();
+    EXPECT_EQ(segments[0]["from_step"], 0);
+    EXPECT_EQ(segments[0]["device"], first);
+    EXPECT_EQ(segments[1]["from_step"], 10);
+    EXPECT_EQ(segments[1]["device"], second);
+  }
+  // eval and predict on the device give the CPU's metrics and masks.
+  auto ev_cpu = testing::RunPetprep("eval " + Run("dev_cpu") + " --split validation");
+  ASSERT_EQ(ev_cpu.exit_code, 0) << ev_cpu.err;
+  const std::string cpu_eval = Slurp(Run("dev_cpu") + "/eval-validation.json");
+  auto ev_sim =
+      testing::RunPetprep("eval " + Run("dev_cpu") + " --split validation --device cuda-sim");
+  ASSERT_EQ(ev_sim.exit_code, 0) << ev_sim.err;
+  EXPECT_EQ(ev_sim.out, ev_cpu.out);
+  EXPECT_EQ(Slurp(Run("dev_cpu") + "/eval-validation.json"), cpu_eval);
+  const std::string image = data32_ + "/../petset/Abyssinian_1/image.jpg";
+  auto pr_cpu = testing::RunPetprep("predict " + Run("dev_cpu") + " --image " + image + " --out " +
+                                    Run("pred_cpu"));
+  auto pr_sim = testing::RunPetprep("predict " + Run("dev_cpu") + " --image " + image + " --out " +
+                                    Run("pred_sim") + " --device cuda-sim");
+  ASSERT_EQ(pr_cpu.exit_code, 0) << pr_cpu.err;
+  ASSERT_EQ(pr_sim.exit_code, 0) << pr_sim.err;
+  EXPECT_EQ(Slurp(Run("pred_sim") + "/Abyssinian_1.mask.png"),
+            Slurp(Run("pred_cpu") + "/Abyssinian_1.mask.png"));
+  EXPECT_FALSE(Slurp(Run("pred_cpu") + "/Abyssinian_1.mask.png").empty());
+
+  // Without --device a resume keeps the run's own device.
+  auto keep = Train("dev_keep", "--device cuda-sim --max-steps 5");
+  ASSERT_EQ(keep.exit_code, 0) << keep.err;
+  auto resumed = testing::RunPetprep("train --out " + Run("dev_keep") + " --resume -q");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_EQ(resumed.out.rfind("device: cuda-sim", 0), 0u) << resumed.out;
+  EXPECT_EQ(JsonFile(Run("dev_keep") + "/summary.json")["weights_sha256"], want);
+}
+
+TEST_F(TrainerTest, ADeviceThatIsNotThereIsAClearErrorAndWritesNothing) {
+  auto r = Train("dev_none", "--device cuda");
+  if (r.exit_code == 0) GTEST_SKIP() << "a CUDA device is here";
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("no CUDA device: "), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(Run("dev_none") + "/config.json"));
+  auto bad = Train("dev_bad", "--device tpu");
+  EXPECT_EQ(bad.exit_code, 2) << bad.err;
+}
 
 TEST_F(TrainerTest, SameWeightsForThreadsRerunAndResume) {
   auto one = Train("t1", "--threads 1");

@@ -50,11 +50,14 @@ struct RunResult {
 
 // A small U-Net (two levels: convs, BN, ReLU, pool, transposed conv, concat, head, loss),
 // trained for `steps` Adam steps with dropout; the weights' digest after each step.
-RunResult Train(int steps, const std::string& loss_kind = "ce") {
+RunResult Train(int steps, const std::string& loss_kind = "ce", const std::string& device = "cpu") {
   UNetConfig c;
   c.widths = {4, 8};
   c.dropout = 0.2f;
-  std::unique_ptr<Backend> backend = NewCpuBackend();
+  auto made = MakeBackend(device);
+  EXPECT_TRUE(made.ok()) << made.status().ToString();
+  if (!made.ok()) return {};
+  std::unique_ptr<Backend> backend = std::move(*made);
   UNet net(c, backend.get());
   EXPECT_TRUE(net.Init(42).ok());
   std::vector<DeviceAdamSlot> slots;
@@ -92,6 +95,54 @@ void ExpectSameRun(const RunResult& a, const RunResult& b, const std::string& wh
       return;
     }
   }
+}
+
+// The CUDA backend's code (on the simulated device) gives the CPU's weights after every step,
+// with dropout, for both losses.
+TEST(UNetTest, CudaSimGivesTheCpuWeightsEveryStep) {
+  for (const char* loss : {"ce", "bce-jaccard"}) {
+    RunResult cpu = Train(6, loss, "cpu");
+    RunResult sim = Train(6, loss, "cuda-sim");
+    ASSERT_EQ(sim.step_digests.size(), 6u);
+    ExpectSameRun(cpu, sim, std::string("cuda-sim, loss ") + loss);
+    EXPECT_EQ(cpu.losses, sim.losses) << loss;
+  }
+}
+
+// Section 1 of the CUDA backend's budget: a step copies the batch in (images, labels) and the
+// loss out, and waits for nothing else; offset tables are uploaded once, at the first step.
+TEST(UNetTest, ADeviceStepCopiesTheBatchInAndTheLossOutOnly) {
+  std::unique_ptr<Backend> backend = NewCudaSimBackend();
+  UNetConfig c;
+  c.widths = {4, 8, 16};
+  c.dropout = 0.1f;
+  UNet net(c, backend.get());
+  ASSERT_TRUE(net.Init(3).ok());
+  std::vector<DeviceAdamSlot> slots;
+  DeviceTensor x, labels, dl, loss;
+  std::vector<TransferCounts> after;
+  for (int s = 0; s < 4; ++s) {
+    Batch b = MakeBatch(2, 16, static_cast<uint64_t>(s));
+    ASSERT_TRUE(backend->Upload(b.x, &x).ok());
+    ASSERT_TRUE(backend->UploadBytes(b.labels.data(), {2, 1, 16, 16}, &labels).ok());
+    const DeviceTensor* logits = nullptr;
+    ASSERT_TRUE(net.Forward(x, true, 3, static_cast<uint64_t>(s), &logits).ok());
+    ASSERT_TRUE(backend->SoftmaxCrossEntropy(*logits, labels, &loss, &dl).ok());
+    ASSERT_TRUE(backend->ReadScalar(loss).ok());
+    ASSERT_TRUE(net.Backward(dl).ok());
+    ASSERT_TRUE(AdamStep(backend.get(), AdamOptions{}, static_cast<uint64_t>(s + 1), net.Params(),
+                         net.Grads(), &slots)
+                    .ok());
+    after.push_back(backend->Transfers());
+  }
+  for (int s = 2; s < 4; ++s) {
+    EXPECT_EQ(after[s].to_device - after[s - 1].to_device, 2u) << "step " << s + 1;
+    EXPECT_EQ(after[s].to_host - after[s - 1].to_host, 1u) << "step " << s + 1;
+    EXPECT_EQ(after[s].bytes_to_host - after[s - 1].bytes_to_host, sizeof(float));
+    EXPECT_EQ(after[s].synchronizations - after[s - 1].synchronizations, 0u);
+    EXPECT_GT(after[s].launches - after[s - 1].launches, 50u) << "every op ran on the device";
+  }
+  EXPECT_EQ(NewCpuBackend()->Transfers().to_device, 0u) << "the CPU counts nothing";
 }
 
 TEST(UNetTest, TenAdamStepsSameWeightsForThreads128) {

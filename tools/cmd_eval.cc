@@ -16,6 +16,7 @@ int RunEval(CommandContext& ctx) {
            "writes RUN/eval-<split>.json.",
            "petprep eval runs/a --split test");
   std::string run, split = "test", data, checkpoint;
+  std::string device = "cpu";
   int threads = 0;
   app.add_option("run", run, "The run folder")->required()->type_name("RUN");
   app.add_option("--split", split, "test, validation or calibration")
@@ -25,10 +26,14 @@ int RunEval(CommandContext& ctx) {
   app.add_option("--checkpoint", checkpoint,
                  "best, or a checkpoint file (default: the newest step)");
   app.add_option("--threads", threads, "Threads (default: all cores)")->check(CLI::Range(1, 1024));
+  app.add_option("--device", device,
+                 "The ops backend: cpu, cuda, cuda-sim (slow; never changes a result)")
+      ->capture_default_str()
+      ->check(CLI::IsMember(BuiltInBackends()));
   int rc;
   if (!ParseArgs(app, ctx, &rc)) return rc;
   EvalResult e;
-  Status s = EvaluateRun(run, split, data, checkpoint, threads, &e);
+  Status s = EvaluateRun(run, split, data, checkpoint, threads, device, &e);
   if (!s.ok()) return ReportError(ctx, s);
   auto num = [](double v) { return std::isnan(v) ? -1.0 : v; };
   const MetricsSummary& m = e.metrics;

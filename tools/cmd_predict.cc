@@ -1,6 +1,7 @@
 // petprep predict: masks and overlays for images of any size.
 #include <cstdio>
 
+#include "pipeline/train/backend.h"
 #include "pipeline/train/predict.h"
 #include "pipeline/train/threads.h"
 #include "tools/cli.h"
@@ -17,6 +18,7 @@ int RunPredict(CommandContext& ctx) {
            "petprep predict runs/a --image photo.jpg --out predictions");
   std::string run, out, checkpoint;
   std::vector<std::string> images;
+  std::string device = "cpu";
   int threads = 0;
   app.add_option("run", run, "The run folder")->required()->type_name("RUN");
   app.add_option("--image", images, "Image files")->required()->expected(1, -1)->type_name("FILE");
@@ -24,11 +26,15 @@ int RunPredict(CommandContext& ctx) {
   app.add_option("--checkpoint", checkpoint,
                  "best, or a checkpoint file (default: the newest step)");
   app.add_option("--threads", threads, "Threads (default: all cores)")->check(CLI::Range(1, 1024));
+  app.add_option("--device", device,
+                 "The ops backend: cpu, cuda, cuda-sim (slow; never changes a result)")
+      ->capture_default_str()
+      ->check(CLI::IsMember(BuiltInBackends()));
   int rc;
   if (!ParseArgs(app, ctx, &rc)) return rc;
   std::vector<std::string> written;
-  Status s =
-      WithThreads(threads, [&] { return PredictRun(run, images, out, checkpoint, &written); });
+  Status s = WithThreads(
+      threads, [&] { return PredictRun(run, images, out, checkpoint, device, &written); });
   if (!s.ok()) return ReportError(ctx, s);
   for (const std::string& w : written) std::printf("%s\n", w.c_str());
   return kExitOk;

@@ -54,6 +54,12 @@ int RunTrain(CommandContext& ctx) {
       ->check(CLI::Range(0.0, 0.95));
   app.add_option("--threads", o.threads, "Threads (default: all cores; never changes a result)")
       ->check(CLI::Range(1, 1024));
+  app.add_option("--device", o.device,
+                 "The ops backend: cpu, cuda (a GPU), or cuda-sim (the CUDA backend's code on the "
+                 "host: slow, for proving it where no GPU is); never changes a result. With "
+                 "--resume it switches the run's device (default: the device it ran on)")
+      ->capture_default_str()
+      ->check(CLI::IsMember(BuiltInBackends()));
   app.add_option("--hash-every", o.hash_every, "Weights SHA-256 in metrics.jsonl every K steps")
       ->capture_default_str();
   app.add_option("--max-steps", o.max_steps,
@@ -66,7 +72,7 @@ int RunTrain(CommandContext& ctx) {
   int rc;
   if (!ParseArgs(app, ctx, &rc)) return rc;
   for (const char* name : {"data", "seed", "epochs", "steps-per-epoch", "batch", "lr", "loss",
-                           "widths", "dropout", "hash-every"}) {
+                           "widths", "dropout", "hash-every", "device"}) {
     if (app.count(std::string("--") + name) > 0) o.given.insert(name);
   }
   if (!o.resume && o.data.empty()) {
@@ -76,6 +82,10 @@ int RunTrain(CommandContext& ctx) {
   }
   o.loss = *ParseLoss(loss, "--loss");  // CLI11 checked it is one of the two
   o.quiet = ctx.quiet;
+  o.on_device = [](const std::string& device) {
+    std::printf("device: %s\n", device.c_str());
+    std::fflush(stdout);
+  };
   TrainResult r;
   Status s = Train(o, &r);
   for (const std::string& n : r.notes) std::fprintf(stderr, "petprep train: note: %s\n", n.c_str());

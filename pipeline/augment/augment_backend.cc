@@ -28,12 +28,14 @@ std::unique_ptr<AugmentBackend> NewCpuAugmentBackend() {
   return std::make_unique<CpuAugmentBackend>();
 }
 
-std::vector<std::string> AugmentBackendNames() { return {"cpu", "cuda"}; }
+std::vector<std::string> AugmentBackendNames() { return {"cpu", "cuda-sim", "cuda"}; }
 
 Result<std::unique_ptr<AugmentBackend>> MakeAugmentBackend(const std::string& name) {
   if (name == "cpu") return NewCpuAugmentBackend();
+  if (name == "cuda-sim") return NewCudaSimAugmentBackend();
   if (name == "cuda") return NewCudaAugmentBackend();
-  return Status::InvalidArgument("unknown augmentation device '" + name + "' (choices: cpu, cuda)");
+  return Status::InvalidArgument("unknown augmentation device '" + name +
+                                 "' (choices: cpu, cuda-sim, cuda)");
 }
 
 }  // namespace petprep

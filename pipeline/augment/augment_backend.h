@@ -49,7 +49,11 @@ std::unique_ptr<AugmentBackend> NewCpuAugmentBackend();
 // found, without a usable device or in a build without CUDA (gpu/augment_none.cc).
 Result<std::unique_ptr<AugmentBackend>> NewCudaAugmentBackend();
 
-// The names --device accepts for augmentation: "cpu", "cuda".
+// The CUDA augmentation backend's kernels and buffer handling on the simulated device
+// (gpu/augment_sim.cc, in every build): slow, it proves that code where no GPU is.
+std::unique_ptr<AugmentBackend> NewCudaSimAugmentBackend();
+
+// The names --device accepts for augmentation: "cpu", "cuda-sim", "cuda".
 std::vector<std::string> AugmentBackendNames();
 
 // The backend of that name; an unknown name is kInvalidArgument naming the choices.

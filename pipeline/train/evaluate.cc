@@ -67,9 +67,10 @@ Status EvaluateSplit(const SplitReader* split, int side, int batch, const Augmen
 }
 
 Status EvaluateRun(const std::string& run, const std::string& split, const std::string& data,
-                   const std::string& checkpoint, int threads, EvalResult* result) {
+                   const std::string& checkpoint, int threads, const std::string& device,
+                   EvalResult* result) {
   LoadedRun r;
-  PETPREP_RETURN_IF_ERROR(LoadRun(run, checkpoint, &r));
+  PETPREP_RETURN_IF_ERROR(LoadRun(run, checkpoint, device, &r));
   const std::string dir = data.empty() ? r.data : data;
   auto dataset = DatasetReader::Open(dir);
   if (!dataset.ok()) return dataset.status();

@@ -48,8 +48,9 @@ struct EvalResult {
 
 // The metrics of a run's weights on a split: the newest step checkpoint unless `checkpoint`
 // names one (a path, or "best"). data "" means the dataset in config.json. Writes
-// RUN/eval-<split>.json.
+// RUN/eval-<split>.json. The network runs on the ops backend `device`.
 Status EvaluateRun(const std::string& run, const std::string& split, const std::string& data,
-                   const std::string& checkpoint, int threads, EvalResult* result);
+                   const std::string& checkpoint, int threads, const std::string& device,
+                   EvalResult* result);
 
 }  // namespace petprep

@@ -15,9 +15,9 @@ namespace petprep {
 
 Status PredictRun(const std::string& run, const std::vector<std::string>& images,
                   const std::string& out_dir, const std::string& checkpoint,
-                  std::vector<std::string>* written) {
+                  const std::string& device, std::vector<std::string>* written) {
   LoadedRun r;
-  PETPREP_RETURN_IF_ERROR(LoadRun(run, checkpoint, &r));
+  PETPREP_RETURN_IF_ERROR(LoadRun(run, checkpoint, device, &r));
   PETPREP_RETURN_IF_ERROR(MakeDirs(out_dir));
   const int side = r.state.image_size;
   const AugmentParams p = DrawAugmentParams(EvalSpec(r.spec), 0, 0, 0, side, side, side);

@@ -13,9 +13,9 @@ namespace petprep {
 // border yellow), as OUT/<stem>.mask.png and OUT/<stem>.overlay.png (a petset folder's image.jpg
 // takes the folder's name, the pet id). Every input is read and every output name checked
 // before anything is written. The ops run on the calling oneTBB arena. `written`: the files, in
-// input order, mask then overlay.
+// input order, mask then overlay. The network runs on the ops backend `device`.
 Status PredictRun(const std::string& run, const std::vector<std::string>& images,
                   const std::string& out_dir, const std::string& checkpoint,
-                  std::vector<std::string>* written);
+                  const std::string& device, std::vector<std::string>* written);
 
 }  // namespace petprep

@@ -140,7 +140,8 @@ Status MetricsLog::Write(const Json& j) {
   return Status::Ok();
 }
 
-Status LoadRun(const std::string& run, const std::string& checkpoint, LoadedRun* r) {
+Status LoadRun(const std::string& run, const std::string& checkpoint, const std::string& device,
+               LoadedRun* r) {
   RunFolder folder(run);
   if (!folder.HasConfig()) {
     return Status::NotFound(
@@ -156,7 +157,9 @@ Status LoadRun(const std::string& run, const std::string& checkpoint, LoadedRun*
   UNetConfig mc;
   mc.widths = r->options.widths;
   mc.dropout = r->options.dropout;
-  r->backend = NewCpuBackend();
+  auto backend = MakeBackend(device);
+  if (!backend.ok()) return backend.status();
+  r->backend = std::move(*backend);
   r->net = std::make_unique<UNet>(mc, r->backend.get());
   std::vector<DeviceAdamSlot> slots;
   return LoadCheckpoint(*path, &r->state, r->net.get(), &slots);

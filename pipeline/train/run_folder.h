@@ -78,7 +78,8 @@ class MetricsLog {
   FILE* f_ = nullptr;
 };
 
-// A run's options, network and weights from one of its checkpoints, for eval and predict.
+// A run's options, network and weights from one of its checkpoints, for eval and predict, on the
+// ops backend `device` (MakeBackend's names).
 struct LoadedRun {
   TrainOptions options;
   AugmentSpec spec;
@@ -88,6 +89,7 @@ struct LoadedRun {
   std::string data;  // config.json's dataset
 };
 
-Status LoadRun(const std::string& run, const std::string& checkpoint, LoadedRun* r);
+Status LoadRun(const std::string& run, const std::string& checkpoint, const std::string& device,
+               LoadedRun* r);
 
 }  // namespace petprep

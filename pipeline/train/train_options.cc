@@ -203,11 +203,28 @@ Status ResolveResumedRun(const Json& config, const std::string& config_path, Tra
         "--hash-every given with --resume: metrics.jsonl hashes the weights at other steps than "
         "the run began with");
   }
+  const std::string ran_on = LastDevice(config);
+  if (o->given.count("device") == 0) {
+    from.device = ran_on;
+  } else if (o->device != ran_on) {
+    notes->push_back("--device " + o->device + " with --resume: the run continues on " + o->device +
+                     " (it ran on " + ran_on + "); the weights are the same bits on every device");
+  }
   if (o->given.count("data") == 0) from.data = config.value("data", "");
   if (o->given.count("hash-every") == 0)
     from.hash_every = config.value("hash_every", o->hash_every);
   *o = from;
   return Status::Ok();
+}
+
+std::string LastDevice(const Json& config) {
+  if (config.contains("segments") && config["segments"].is_array() && !config["segments"].empty()) {
+    const Json& last = config["segments"].back();
+    if (last.is_object() && last.contains("device") && last["device"].is_string()) {
+      return last["device"].get<std::string>();
+    }
+  }
+  return "cpu";
 }
 
 }  // namespace petprep

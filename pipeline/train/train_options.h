@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
@@ -37,14 +38,17 @@ struct TrainOptions {
   std::string augment_path;
   std::vector<int> widths = {16, 32, 64, 128};
   float dropout = 0.0f;
-  int threads = 0;           // 0: all cores; never changes a result
-  uint64_t hash_every = 10;  // the weights' SHA-256 in metrics.jsonl every K steps
-  uint64_t max_steps = 0;    // stop (with a checkpoint) when the global step reaches it
+  int threads = 0;             // 0: all cores; never changes a result
+  std::string device = "cpu";  // the ops backend: cpu, cuda-sim, cuda; never changes a result
+  uint64_t hash_every = 10;    // the weights' SHA-256 in metrics.jsonl every K steps
+  uint64_t max_steps = 0;      // stop (with a checkpoint) when the global step reaches it
   int keep_checkpoints = 3;
   bool resume = false;
   bool quiet = false;
   // Options given on the command line: a config file does not override them.
   std::set<std::string> given;
+  // Called once, before the first step, with the device in words (Backend::Describe).
+  std::function<void(const std::string&)> on_device;
 };
 
 // Applies a hyperparameter file: batch_size, epochs, iterations (ignored, with a note),
@@ -57,7 +61,8 @@ Status ApplyConfigFile(const std::string& path, TrainOptions* o, std::vector<std
 Status ResolveNewRun(TrainOptions* o, AugmentSpec* spec, std::vector<std::string>* notes);
 
 // A resumed run's options: its own from `config` (config.json, read from `config_path`), with a
-// note for each command-line option a resume ignores; --data and --hash-every may be given.
+// note for each command-line option a resume ignores; --data and --hash-every may be given, and
+// --device switches the device (with a note); without it the run's last device is used.
 Status ResolveResumedRun(const nlohmann::ordered_json& config, const std::string& config_path,
                          TrainOptions* o, AugmentSpec* spec, std::vector<std::string>* notes);
 
@@ -72,6 +77,9 @@ Status OptionsFromTraining(const nlohmann::ordered_json& t, const std::string& s
 
 // A JSON file, parsed; a parse error is a Corruption naming the file.
 Status ReadJsonFile(const std::string& path, nlohmann::ordered_json* out);
+
+// The device a run's config.json says its last segment ran on ("cpu" for a run that says none).
+std::string LastDevice(const nlohmann::ordered_json& config);
 
 // The validation spec: no augmentation, the training spec's normalisation.
 AugmentSpec EvalSpec(const AugmentSpec& train);

@@ -112,9 +112,14 @@ class Training {
   // thread in an arena of o.threads.
   Status MakeNetwork() {
     if (backend_ == nullptr) {
-      own_backend_ = NewCpuBackend();
+      auto made = MakeBackend(o_.device);
+      if (!made.ok()) return made.status();
+      own_backend_ = std::move(*made);
       backend_ = own_backend_.get();
     }
+    o_.device = backend_->name();
+    result_->device = backend_->Describe();
+    if (o_.on_device) o_.on_device(result_->device);
     arena_ = std::make_unique<tbb::task_arena>(
         o_.threads > 0 ? o_.threads : tbb::this_task_arena::max_concurrency());
     UNetConfig mc;
@@ -139,7 +144,22 @@ class Training {
     config["config_file"] = o_.config_path.empty() ? Json() : Json(o_.config_path);
     config["notes"] = result_->notes;
     config["provenance"] = ProvenanceJson(CollectProvenance());
+    config["segments"] = Json::array({Segment(0)});
     return folder_.Create(config);
+  }
+
+  // Where a stretch of the run's steps ran, from `step` on: config.json's "segments".
+  Json Segment(uint64_t step) const {
+    return Json{{"from_step", step}, {"device", o_.device}, {"describe", result_->device}};
+  }
+
+  // A resumed run's new segment, recorded in config.json before its first step.
+  Status RecordSegment() {
+    if (!config_.contains("segments") || !config_["segments"].is_array()) {
+      config_["segments"] = Json::array();
+    }
+    config_["segments"].push_back(Segment(state_.step));
+    return WriteFileAtomic(folder_.config_path(), config_.dump(2) + "\n");
   }
 
   // A resumed run: the newest checkpoint's weights, moments and state, and metrics.jsonl cut
@@ -150,6 +170,7 @@ class Training {
       // Stopped (killed) before its first checkpoint: the run starts over, as it began.
       result_->notes.push_back(folder_.checkpoints_dir() +
                                ": no checkpoint yet; the run starts again from step 0");
+      PETPREP_RETURN_IF_ERROR(RecordSegment());
       return folder_.ClearMetrics();
     }
     const std::string& newest = list.back().second;
@@ -172,7 +193,7 @@ class Training {
     if (last_validation.is_object()) {
       result_->validation = MetricsSummary::FromJson(last_validation);
     }
-    return Status::Ok();
+    return RecordSegment();
   }
 
   Status Save(const std::string& path) {
@@ -248,6 +269,7 @@ class Training {
       if (!digest.ok()) return digest.status();
       line["weights_sha256"] = ToHex(*digest);
     }
+    line["device"] = o_.device;
     return log_.Write(line);
   }
 
@@ -350,6 +372,7 @@ class Training {
     s["time_s"] = seconds;
     s["steps_per_s"] = seconds > 0 ? static_cast<double>(steps_run) / seconds : 0.0;
     s["threads"] = o_.threads;
+    s["device"] = r.device;
     s["model"] = r.model;
     return WriteFileAtomic(folder_.summary_path(), s.dump(2) + "\n");
   }

@@ -33,6 +33,7 @@ struct TrainResult {
   std::optional<MetricsSummary> validation;  // the newest validation of the run, if any
   std::optional<MetricsSummary> test;        // at the end, when the dataset has a test split
   std::string model;                         // "unet 16-32-64-128 at 64 px"
+  std::string device;                        // the backend in words (Backend::Describe)
   std::vector<std::string> notes;            // for the user: options ignored, facts noticed
 };
 
