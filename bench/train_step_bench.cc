@@ -6,6 +6,8 @@
 //   build/bench/train_step_bench [--steps 20] [--warmup 3] [--batch 8] [--size 128]
 //   build/bench/train_step_bench --export DIR     # weights, batch, loss and gradients of one
 //                                                 # step, for bench/torch_compare.py
+//   build/bench/train_step_bench --device cuda    # B4: the step on an ops backend (cuda,
+//                                                 # cuda-sim) against the CPU's weights
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -19,6 +21,7 @@
 
 #include "bench/fma_peak.h"
 #include "pipeline/core/philox.h"
+#include "pipeline/device/cuda_info.h"
 #include "pipeline/train/backend.h"
 #include "pipeline/train/ops.h"
 #include "pipeline/train/optim.h"
@@ -74,12 +77,15 @@ void Check(const petprep::Status& s) {
 // One training step as petprep train runs it, through the CPU ops backend: the batch is
 // uploaded (a copy on the CPU), the loss read back.
 struct Trainer {
-  std::unique_ptr<petprep::Backend> backend = petprep::NewCpuBackend();
-  petprep::UNet net{petprep::UNetConfig{}, backend.get()};
+  explicit Trainer(std::unique_ptr<petprep::Backend> b = petprep::NewCpuBackend())
+      : backend(std::move(b)), net(petprep::UNetConfig{}, backend.get()) {
+    Check(net.Init(0));
+  }
+  std::unique_ptr<petprep::Backend> backend;
+  petprep::UNet net;
   std::vector<petprep::DeviceAdamSlot> slots;
   petprep::DeviceTensor x, y, dl, loss;
   uint64_t t = 0;
-  Trainer() { Check(net.Init(0)); }
   float Step(const Batch& b) {
     Check(backend->Upload(b.x, &x));
     Check(backend->UploadBytes(b.y.data(), {b.x.n(), 1, b.x.h(), b.x.w()}, &y));
@@ -147,24 +153,83 @@ int Export(const std::string& dir, int batch, int side) {
 
 }  // namespace
 
+// The weights' SHA-256 after 10 steps on a fresh network of this backend.
+std::string TenStepHash(std::unique_ptr<petprep::Backend> backend, const Batch& b, float* loss) {
+  Trainer fresh(std::move(backend));
+  for (int i = 0; i < 10; ++i) *loss = fresh.Step(b);
+  auto digest = fresh.net.WeightsDigest();
+  Check(digest.status());
+  return petprep::ToHex(*digest);
+}
+
+// B4: the median step time on `device` and the weights after 10 steps against the CPU's. The
+// loss read at the end of each step waits for the device, so a step's time is all of its work.
+int OnDevice(const std::string& device, int steps, int warmup, int batch, int side, double gflop) {
+  auto make = [&] {
+    auto b = petprep::MakeBackend(device);
+    Check(b.status());
+    return std::move(*b);
+  };
+  const Batch b = MakeBatch(batch, side);
+  Trainer tr(make());
+  std::printf("device: %s\n", tr.backend->Describe().c_str());
+  for (int i = 0; i < warmup; ++i) tr.Step(b);
+  const petprep::TransferCounts before = tr.backend->Transfers();
+  std::vector<double> ts;
+  for (int i = 0; i < steps; ++i) {
+    auto a = Clock::now();
+    tr.Step(b);
+    ts.push_back(std::chrono::duration<double>(Clock::now() - a).count() * 1e3);
+  }
+  const petprep::TransferCounts after = tr.backend->Transfers();
+  std::sort(ts.begin(), ts.end());
+  const double median = ts[ts.size() / 2];
+  std::printf("%s: median %.3f ms  min %.3f  max %.3f  %.1f GFLOP/s", device.c_str(), median,
+              ts.front(), ts.back(), gflop / (median / 1e3));
+  const petprep::gpu::CudaInfo info = petprep::gpu::QueryCuda();
+  const double peak = device == "cuda" && !info.devices.empty()
+                          ? petprep::gpu::Fp32PeakGflops(info.devices[0])
+                          : 0.0;
+  if (peak > 0) {
+    std::printf("  (%.1f%% of the device's FP32 peak %.0f GFLOP/s)",
+                100 * gflop / (median / 1e3) / peak, peak);
+  }
+  std::printf("\n");
+  std::printf("%s per step: %.1f copies to the device, %.1f to the host, %.1f launches\n",
+              device.c_str(), static_cast<double>(after.to_device - before.to_device) / steps,
+              static_cast<double>(after.to_host - before.to_host) / steps,
+              static_cast<double>(after.launches - before.launches) / steps);
+  float loss_dev = 0, loss_cpu = 0;
+  const std::string on_device = TenStepHash(make(), b, &loss_dev);
+  const std::string on_cpu = TenStepHash(petprep::NewCpuBackend(), b, &loss_cpu);
+  std::printf("hash %s: %s  loss10=%.9g\n", device.c_str(), on_device.c_str(), loss_dev);
+  std::printf("hash cpu: %s  loss10=%.9g\n", on_cpu.c_str(), loss_cpu);
+  std::printf("%s vs cpu bitwise identical: %s\n", device.c_str(),
+              on_device == on_cpu ? "True" : "False");
+  return on_device == on_cpu ? 0 : 1;
+}
+
 int main(int argc, char** argv) {
   int steps = 20, warmup = 3, batch = 8, side = 128;
-  std::string export_dir;
+  std::string export_dir, device;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--steps")) steps = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--warmup")) warmup = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--batch")) batch = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--size")) side = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--export")) export_dir = argv[i + 1];
+    if (!std::strcmp(argv[i], "--device")) device = argv[i + 1];
   }
   if (!export_dir.empty()) return Export(export_dir, batch, side);
-  std::printf("command: build/bench/train_step_bench --steps %d --warmup %d --batch %d --size %d\n",
-              steps, warmup, batch, side);
+  std::printf(
+      "command: build/bench/train_step_bench --steps %d --warmup %d --batch %d --size %d%s%s\n",
+      steps, warmup, batch, side, device.empty() ? "" : " --device ", device.c_str());
   std::printf("SIMD path: %s\n", petprep::SimdPathName(petprep::ActiveSimdPath()));
   const double gflop = 3.0 * 2.0 * ForwardMacs({16, 32, 64, 128}, side) * batch / 1e9;
   std::printf(
       "U-Net 16-32-64-128, %zu parameters, %dx3x%dx%d, %.2f GFLOP per step (3x the forward's)\n",
       petprep::UNet(petprep::UNetConfig{}, nullptr).ParamCount(), batch, side, side, gflop);
+  if (!device.empty()) return OnDevice(device, steps, warmup, batch, side, gflop);
   const Batch b = MakeBatch(batch, side);
   std::string hashes[3];
   double median[3] = {0, 0, 0};
@@ -187,12 +252,8 @@ int main(int argc, char** argv) {
         std::printf("  (%.0f%% of the measured FMA peak %.1f GFLOP/s)",
                     100 * gflop / (median[t] / 1e3) / peak, peak);
       std::printf("\n");
-      Trainer fresh;
       float loss = 0;
-      for (int i = 0; i < 10; ++i) loss = fresh.Step(b);
-      auto digest = fresh.net.WeightsDigest();
-      Check(digest.status());
-      hashes[t] = petprep::ToHex(*digest);
+      hashes[t] = TenStepHash(petprep::NewCpuBackend(), b, &loss);
       std::printf("hash threads=%d: %s  loss10=%.9g\n", t, hashes[t].c_str(), loss);
       return 0;
     });

@@ -39,6 +39,10 @@ CudaInfo QueryCuda() {
     d.minor = prop.minor;
     d.total_memory = prop.totalGlobalMem;
     d.multiprocessors = prop.multiProcessorCount;
+    if (cudaDeviceGetAttribute(&d.clock_khz, cudaDevAttrClockRate, i) != cudaSuccess) {
+      d.clock_khz = 0;
+      cudaGetLastError();
+    }
     info.devices.push_back(d);
   }
   return info;

@@ -29,6 +29,12 @@ std::string CudaSummary(const CudaInfo& info) {
   return out;
 }
 
+double Fp32PeakGflops(const CudaDevice& d) {
+  const int cc = d.major * 10 + d.minor;
+  const int lanes = cc >= 86 ? 128 : 64;
+  return static_cast<double>(d.multiprocessors) * lanes * 2.0 * d.clock_khz / 1e6;
+}
+
 Status RequireCudaDevice() {
   static const CudaInfo info = QueryCuda();  // the driver's answer does not change in a process
   if (!info.devices.empty()) return Status::Ok();

@@ -119,9 +119,16 @@ std::string MakeDataset(const std::string& dir, int count, uint64_t seed, int si
   return o.output;
 }
 
+// The petprep binary the tests run: PETPREP_TEST_BINARY when set (a packed copy, as
+// scripts/gpu-check.sh --run uses), else the build tree's.
+const char* PetprepBinary() {
+  const char* packed = std::getenv("PETPREP_TEST_BINARY");
+  return packed != nullptr && *packed != '\0' ? packed : PETPREP_BINARY;
+}
+
 CommandResult RunPetprep(const std::string& args) {
   TempDir dir;
-  std::string cmd = std::string(PETPREP_BINARY) + " " + args + " >" + dir.path() + "/out 2>" +
+  std::string cmd = std::string(PetprepBinary()) + " " + args + " >" + dir.path() + "/out 2>" +
                     dir.path() + "/err";
   int rc = std::system(cmd.c_str());
   CommandResult r;
@@ -135,7 +142,7 @@ CommandResult RunPetprep(const std::string& args) {
 
 pid_t SpawnPetprep(const std::vector<std::string>& args) {
   std::vector<char*> argv;
-  argv.push_back(const_cast<char*>(PETPREP_BINARY));
+  argv.push_back(const_cast<char*>(PetprepBinary()));
   for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   pid_t pid = fork();
@@ -143,7 +150,7 @@ pid_t SpawnPetprep(const std::vector<std::string>& args) {
     int null = open("/dev/null", O_WRONLY);
     dup2(null, 1);
     dup2(null, 2);
-    execv(PETPREP_BINARY, argv.data());
+    execv(PetprepBinary(), argv.data());
     _exit(98);
   }
   return pid;

@@ -109,6 +109,15 @@ TEST(UNetTest, CudaSimGivesTheCpuWeightsEveryStep) {
   }
 }
 
+// On a real GPU: the CPU's weights after every step.
+TEST(UNetTest, CudaGivesTheCpuWeightsEveryStep) {
+  auto cuda = NewCudaBackend();
+  if (!cuda.ok()) GTEST_SKIP() << cuda.status().message();
+  for (const char* loss : {"ce", "bce-jaccard"}) {
+    ExpectSameRun(Train(6, loss, "cpu"), Train(6, loss, "cuda"), std::string("cuda, loss ") + loss);
+  }
+}
+
 // Section 1 of the CUDA backend's budget: a step copies the batch in (images, labels) and the
 // loss out, and waits for nothing else; offset tables are uploaded once, at the first step.
 TEST(UNetTest, ADeviceStepCopiesTheBatchInAndTheLossOutOnly) {

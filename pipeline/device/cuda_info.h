@@ -19,7 +19,13 @@ struct CudaDevice {
   int major = 0, minor = 0;  // compute capability
   size_t total_memory = 0;   // bytes
   int multiprocessors = 0;
+  int clock_khz = 0;  // the SMs' peak clock
 };
+
+// The device's FP32 peak in GFLOP/s without tensor cores (they would change the bits): SMs x
+// FP32 lanes per SM (64 on sm_70, sm_75 and sm_80; 128 on sm_86 and later) x 2 x the clock.
+// 0 when the clock is unknown.
+double Fp32PeakGflops(const CudaDevice& d);
 
 struct CudaInfo {
   bool built = false;       // petprep was compiled with the CUDA backend
