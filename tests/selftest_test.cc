@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "pipeline/train/chain_device.h"
+#include "pipeline/train/backend.h"
 #include "pipeline/train/simd.h"
 #include "pipeline/train/threads.h"
 #include "tests/test_util.h"
@@ -71,11 +71,20 @@ TEST(SelftestTest, BadSimdEnvironmentIsNamed) {
 namespace petprep {
 namespace {
 
-TEST(SelftestTest, CudaChainsGiveTheSameLines) {
-  Status device = gpu::ChainDeviceAvailable();
-  if (!device.ok()) GTEST_SKIP() << device.message();
-  SelftestReport r = RunSelftest();
-  EXPECT_NE(r.cuda.find("same bits"), std::string::npos) << r.cuda;
+TEST(SelftestTest, CudaGivesThePublishedFingerprint) {
+  auto cuda = NewCudaBackend();
+  if (!cuda.ok()) GTEST_SKIP() << cuda.status().message();
+  SelftestReport r = RunSelftest(cuda->get());
+  EXPECT_EQ(r.fingerprint, kSelftestFingerprint);
+  EXPECT_EQ(r.cuda, "the ops ran on the CUDA device");
+  for (const std::string& f : r.failures) ADD_FAILURE() << f;
+}
+
+TEST(SelftestTest, CudaSimGivesThePublishedFingerprint) {
+  std::unique_ptr<Backend> sim = NewCudaSimBackend();
+  SelftestReport r = RunSelftest(sim.get());
+  EXPECT_EQ(r.fingerprint, kSelftestFingerprint);
+  EXPECT_NE(r.backend.find("cuda-sim"), std::string::npos) << r.backend;
   for (const std::string& f : r.failures) ADD_FAILURE() << f;
 }
 

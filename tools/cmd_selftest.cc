@@ -32,8 +32,9 @@ int RunSelftest(CommandContext& ctx) {
            "answers, and a subnormal known answer (a CPU that flushes subnormals to zero fails). "
            "The ops run through the ops backend --device names (the backends this build has), "
            "inputs uploaded and outputs read back, so a backend that computes other bits shows "
-           "here. With a CUDA device the convolution chains also run there and must give the "
-           "same lines. Exit 1 names any failure.",
+           "here: --device cuda runs every op on the GPU, --device cuda-sim the CUDA backend's "
+           "code on the host (slow; it proves that code where no GPU is). Exit 1 names any "
+           "failure.",
            "petprep selftest --threads 2");
   int threads = 0;
   bool json = false;

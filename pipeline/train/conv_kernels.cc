@@ -8,7 +8,6 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/train/chain_device.h"
 #include "pipeline/train/kernels.h"
 #include "pipeline/train/simd.h"
 
@@ -126,37 +125,9 @@ void GradScalarAll(const GradPlan<T>& p) {
   CombinePartials(parts, p.n, count, p.out);
 }
 
-std::atomic<bool> g_cuda{false};
-std::mutex g_error_mu;
-Status g_error;
-
-// True when the device ran the plan; otherwise its error is kept and the CPU runs it.
-bool RanOnDevice(const Status& s) {
-  if (s.ok()) return true;
-  std::lock_guard<std::mutex> lock(g_error_mu);
-  if (g_error.ok()) g_error = s;
-  return false;
-}
-
 }  // namespace
 
-Status SetChainBackend(ChainBackend backend) {
-  if (backend == ChainBackend::kCuda) {
-    PETPREP_RETURN_IF_ERROR(gpu::ChainDeviceAvailable());
-    std::lock_guard<std::mutex> lock(g_error_mu);
-    g_error = Status::Ok();
-    g_cuda = true;
-    return Status::Ok();
-  }
-  g_cuda = false;
-  std::lock_guard<std::mutex> lock(g_error_mu);
-  Status s = g_error;
-  g_error = Status::Ok();
-  return s;
-}
-
 void RunDot(const DotPlan<float>& p) {
-  if (g_cuda && RanOnDevice(gpu::RunDotOnDevice(p))) return;
   conv_isa::DotFn fn = DotFor(ActiveSimdPath());
   ForDotUnits(p, [&](int n, int co0, int co1, int y0, int y1) { fn(p, n, co0, co1, y0, y1); });
 }
@@ -180,7 +151,6 @@ void RunDot(const DotPlan<double>& p) {
 }
 
 void RunGrad(const GradPlan<float>& p) {
-  if (g_cuda && RanOnDevice(gpu::RunGradOnDevice(p))) return;
   conv_isa::GradFn fn = GradFor(ActiveSimdPath());
   const int64_t count = static_cast<int64_t>(p.c_count) * p.k_count;
   std::vector<float> parts(static_cast<size_t>(count) * p.n);

@@ -46,13 +46,6 @@ struct GradPlan {
   T* out = nullptr;  // C x K
 };
 
-// Where the float chains run. kCuda sends each RunDot and RunGrad to the CUDA device (the same
-// chains, one thread per output; gpu/chain_cuda.cu) and returns Unavailable when there is
-// none. Setting kCpu again returns the first device error since kCuda was set (the plan that
-// failed ran on the CPU instead, so results are complete either way).
-enum class ChainBackend { kCpu, kCuda };
-Status SetChainBackend(ChainBackend backend);
-
 // Run the plan on the active SIMD path (float) or the scalar chains (double), in parallel.
 void RunDot(const DotPlan<float>& p);
 void RunDot(const DotPlan<double>& p);

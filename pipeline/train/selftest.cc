@@ -10,6 +10,7 @@
 #include "pipeline/core/hash.h"
 #include "pipeline/core/philox.h"
 #include "pipeline/dataset/partition.h"
+#include "pipeline/device/cuda_info.h"
 #include "pipeline/train/backend.h"
 #include "pipeline/train/conv_kernels.h"
 #include "pipeline/train/float_env.h"
@@ -307,30 +308,12 @@ SelftestReport RunSelftest(Backend* backend) {
                          kSelftestFingerprint +
                          ": this machine or build computes other bits than petprep's arithmetic");
   }
-  Status device = SetChainBackend(ChainBackend::kCuda);
-  if (!device.ok()) {
-    r.cuda = device.message();
-    return r;
-  }
-  std::vector<SelftestLine> gpu;
-  std::unique_ptr<Backend> chains = NewCpuBackend();  // its convolution chains on the device
-  Status ran = SelftestLines(chains.get(), &gpu);
-  Status used = SetChainBackend(ChainBackend::kCpu);
-  if (used.ok()) used = ran;
-  if (!used.ok()) {
-    r.cuda = "the device failed: " + used.message();
-    r.failures.push_back("CUDA: " + used.message());
-    return r;
-  }
-  std::string differs;
-  for (size_t i = 0; i < gpu.size() && i < r.lines.size(); ++i) {
-    if (gpu[i].digest != r.lines[i].digest) differs += " " + gpu[i].op + " " + gpu[i].shape;
-  }
-  if (differs.empty()) {
-    r.cuda = "the device's convolution chains give the same bits";
+  if (std::string(backend->name()) == "cuda") {
+    r.cuda = "the ops ran on the CUDA device";
   } else {
-    r.cuda = "the device gives other bits for:" + differs;
-    r.failures.push_back("CUDA: " + r.cuda);
+    const Status device = gpu::RequireCudaDevice();
+    r.cuda = device.ok() ? "a CUDA device is here: petprep selftest --device cuda checks it"
+                         : device.message();
   }
   return r;
 }

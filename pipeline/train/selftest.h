@@ -29,7 +29,7 @@ struct SelftestReport {
   std::vector<SelftestLine> lines;
   std::string fingerprint;            // SHA-256 over "op shape digest\n" of every line
   std::vector<std::string> failures;  // known answers or a GPU difference; empty when all pass
-  std::string cuda;                   // what the GPU comparison found
+  std::string cuda;                   // the CUDA device: used, present, or why there is none
   std::string backend;                // the ops backend the lines ran on
 };
 
@@ -39,7 +39,7 @@ struct SelftestReport {
 Status SelftestLines(Backend* backend, std::vector<SelftestLine>* lines);
 
 // Everything: known answers, the lines on `backend` (null: the CPU's), the fingerprint against
-// kSelftestFingerprint, and the convolution chains on a CUDA device when one is present.
+// kSelftestFingerprint, and what CUDA device there is (--device cuda runs the lines on it).
 SelftestReport RunSelftest(Backend* backend = nullptr);
 
 }  // namespace petprep
