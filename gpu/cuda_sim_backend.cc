@@ -4,8 +4,9 @@
 
 namespace petprep {
 
-std::unique_ptr<Backend> NewCudaSimBackend() {
-  return std::make_unique<gpu::DeviceBackend<gpu::SimRuntime>>();
+std::unique_ptr<Backend> NewCudaSimBackend(size_t memory_limit) {
+  return std::make_unique<gpu::DeviceBackend<gpu::SimRuntime>>(
+      std::make_shared<gpu::SimRuntime>(memory_limit));
 }
 
 }  // namespace petprep

@@ -24,7 +24,8 @@ namespace petprep::gpu {
 template <typename Runtime>
 class DeviceBackend final : public Backend {
  public:
-  DeviceBackend() : rt_(std::make_shared<Runtime>()) {}
+  explicit DeviceBackend(std::shared_ptr<Runtime> rt = std::make_shared<Runtime>())
+      : rt_(std::move(rt)) {}
 
   const char* name() const override { return Runtime::kName; }
   std::string Describe() const override { return rt_->Describe(); }

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <new>
 #include <string>
+#include <unordered_map>
 
 #include "gpu/launch.h"
 #include "pipeline/core/status.h"
@@ -26,15 +27,34 @@ class SimRuntime {
  public:
   static constexpr const char* kName = "cuda-sim";
 
+  // memory_limit: 0 for none; otherwise the simulated device's size, so that an allocation
+  // beyond it fails as on a full GPU.
+  explicit SimRuntime(size_t memory_limit = 0) : limit_(memory_limit) {}
+
   Status Malloc(size_t bytes, void** p) {
+    *p = nullptr;
+    if (limit_ != 0 && in_use_ + bytes > limit_) {
+      return Status::Unavailable("out of device memory: " + std::to_string(bytes) +
+                                 " bytes needed, " + std::to_string(limit_ - in_use_) + " of " +
+                                 std::to_string(limit_) + " free (the simulated device)");
+    }
     *p = new (std::nothrow) unsigned char[bytes == 0 ? 1 : bytes];
     if (*p == nullptr) {
-      return Status::Unavailable("out of simulated device memory: " + std::to_string(bytes) +
-                                 " bytes asked for");
+      return Status::Unavailable("out of device memory: " + std::to_string(bytes) +
+                                 " bytes needed (the simulated device: host memory is full)");
     }
+    sizes_[*p] = bytes;
+    in_use_ += bytes;
     return Status::Ok();
   }
-  void Free(void* p) { delete[] static_cast<unsigned char*>(p); }
+  void Free(void* p) {
+    auto it = sizes_.find(p);
+    if (it != sizes_.end()) {
+      in_use_ -= it->second;
+      sizes_.erase(it);
+    }
+    delete[] static_cast<unsigned char*>(p);
+  }
   Status ToDevice(void* dst, const void* src, size_t bytes) {
     ++counts_.to_device;
     counts_.bytes_to_device += bytes;
@@ -91,6 +111,8 @@ class SimRuntime {
 
  private:
   TransferCounts counts_;
+  size_t limit_ = 0, in_use_ = 0;
+  std::unordered_map<void*, size_t> sizes_;
 };
 
 }  // namespace petprep::gpu

@@ -484,6 +484,46 @@ TEST_F(TrainerTest, ABackendErrorStopsTrainingNamingTheOpAndKeepsTheCheckpoint) 
   ExpectSameRun(Run("fault"), Run("fault_ref"));
 }
 
+// A full device: the error says how much was needed, and the run's checkpoint stays as it was.
+TEST_F(TrainerTest, OutOfDeviceMemoryIsClearAndKeepsTheCheckpoint) {
+  TrainOptions o;
+  o.data = data32_;
+  o.out = Run("oom");
+  o.widths = {4, 8, 16};
+  o.batch = 4;
+  o.steps_per_epoch = 10;
+  o.epochs = 2;
+  o.quiet = true;
+  o.max_steps = 10;
+  TrainResult first;
+  ASSERT_TRUE(petprep::Train(o, &first).ok());
+  const std::string ckpt = Run("oom") + "/checkpoints/" + CheckpointName(10);
+  const std::string before = Slurp(ckpt);
+  ASSERT_FALSE(before.empty());
+  TrainOptions resume = o;
+  resume.resume = true;
+  resume.max_steps = 0;
+  std::unique_ptr<Backend> small = NewCudaSimBackend(64 * 1024);
+  TrainResult failed;
+  Status s = petprep::Train(resume, &failed, small.get());
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("out of device memory: "), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find(" bytes needed, "), std::string::npos) << s.message();
+  EXPECT_EQ(Slurp(ckpt), before) << "the checkpoint is untouched";
+  auto list = ListCheckpoints(Run("oom") + "/checkpoints");
+  ASSERT_FALSE(list.empty());
+  EXPECT_EQ(list.back().first, 10u);
+  // On a device with room the run resumes from it and ends as the uninterrupted one.
+  TrainResult resumed;
+  ASSERT_TRUE(petprep::Train(resume, &resumed, NewCudaSimBackend().get()).ok());
+  TrainOptions whole = o;
+  whole.out = Run("oom_ref");
+  whole.max_steps = 0;
+  TrainResult ref;
+  ASSERT_TRUE(petprep::Train(whole, &ref).ok());
+  EXPECT_EQ(resumed.weights_sha256, ref.weights_sha256);
+}
+
 TEST(TrainerLearningTest, BeatsAPerPixelColourClassifier) {
   testing::TempDir dir;
   const std::string data = testing::MakeDataset(dir.path(), 400, 11, 64);

@@ -285,7 +285,8 @@ std::unique_ptr<Backend> NewFaultyCpuBackend(CpuBackendFault fault);
 // The CUDA backend on the simulated device: the CUDA backend's kernels, launch geometry and
 // buffer handling run on the host, one call per thread index (gpu/runtime_sim.h). Slow; it
 // proves the CUDA backend's logic where no GPU is. Defined in gpu/, in every build.
-std::unique_ptr<Backend> NewCudaSimBackend();
+// memory_limit (bytes, 0 for none) sizes the simulated device, so that tests can fill it.
+std::unique_ptr<Backend> NewCudaSimBackend(size_t memory_limit = 0);
 
 // The CUDA backend on the first CUDA device. kUnavailable, saying what was found, without a
 // usable device or in a build without CUDA. Defined in gpu/ (gpu/cuda_backend_none.cc without
