@@ -7,10 +7,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "gpu/launch.h"
 #include "pipeline/augment/augment.h"
+#include "pipeline/augment/augment_backend.h"
 #include "pipeline/core/status.h"
 
 namespace petprep::gpu {
@@ -120,5 +122,21 @@ Status AugmentBatchOn(Runtime* rt, const std::vector<AugmentParams>& params, con
   PETPREP_RETURN_IF_ERROR(rt->ToHost(out_images, d_out, out_px * 3 * sizeof(float)));
   return rt->ToHost(out_masks, d_out_masks, out_px);
 }
+
+// The augmentation backend over a runtime: a batch at a time, as AugmentBatchOn does it.
+template <typename Runtime>
+class DeviceAugmentBackend final : public AugmentBackend {
+ public:
+  std::string name() const override { return Runtime::kName; }
+  bool per_sample() const override { return false; }
+  Status AugmentBatch(const std::vector<AugmentParams>& params, const uint8_t* images,
+                      const uint8_t* masks, int side, float* out_images,
+                      uint8_t* out_masks) override {
+    return AugmentBatchOn(&rt_, params, images, masks, side, out_images, out_masks);
+  }
+
+ private:
+  Runtime rt_;
+};
 
 }  // namespace petprep::gpu

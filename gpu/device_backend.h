@@ -49,7 +49,7 @@ class DeviceBackend final : public Backend {
   Status Conv3x3Forward(const DeviceTensor& x, const DeviceTensor& w, const DeviceTensor* bias,
                         DeviceTensor* y) override {
     const Op op = Op::kConv3x3Forward;
-    PETPREP_RETURN_IF_ERROR(ConvInputs(op, x, w, bias));
+    PETPREP_RETURN_IF_ERROR(CheckConvInputs(op, x, w, bias));
     PETPREP_RETURN_IF_ERROR(Pad(op, x, &pad_));
     const int hp = x.h() + 2, wp = x.w() + 2;
     const int64_t* off = nullptr;
@@ -85,7 +85,7 @@ class DeviceBackend final : public Backend {
   Status Conv1x1Forward(const DeviceTensor& x, const DeviceTensor& w, const DeviceTensor* bias,
                         DeviceTensor* y) override {
     const Op op = Op::kConv1x1Forward;
-    PETPREP_RETURN_IF_ERROR(ConvInputs(op, x, w, bias));
+    PETPREP_RETURN_IF_ERROR(CheckConvInputs(op, x, w, bias));
     const int64_t plane = x.shape().plane();
     const int64_t* off = nullptr;
     PETPREP_RETURN_IF_ERROR(PlaneOffsets(op, x.c(), plane, &off));
@@ -119,7 +119,7 @@ class DeviceBackend final : public Backend {
   Status ConvT2x2Forward(const DeviceTensor& x, const DeviceTensor& w, const DeviceTensor* bias,
                          DeviceTensor* y) override {
     const Op op = Op::kConvT2x2Forward;
-    PETPREP_RETURN_IF_ERROR(ConvInputs(op, x, w, bias));
+    PETPREP_RETURN_IF_ERROR(CheckConvInputs(op, x, w, bias));
     const int n = x.n(), ci = x.c(), co = w.c(), h = x.h(), wd = x.w();
     const int64_t plane = x.shape().plane();
     PETPREP_RETURN_IF_ERROR(Allocate({4, co, ci, 1}, DType::kF32, &wt_));
@@ -161,10 +161,7 @@ class DeviceBackend final : public Backend {
                                DeviceTensor* running_var, DeviceTensor* y,
                                BatchNormSaved* saved) override {
     const Op op = Op::kBatchNormForwardTrain;
-    for (const DeviceTensor* t : {&x, &gamma, &beta, static_cast<const DeviceTensor*>(running_mean),
-                                  static_cast<const DeviceTensor*>(running_var)}) {
-      PETPREP_RETURN_IF_ERROR(Check(op, "an input", *t, DType::kF32));
-    }
+    PETPREP_RETURN_IF_ERROR(CheckInputs(op, {&x, &gamma, &beta, running_mean, running_var}));
     const int c = x.c();
     const Shape cs{c, 1, 1, 1};
     const float count = static_cast<float>(static_cast<int64_t>(x.n()) * x.shape().plane());
@@ -193,9 +190,7 @@ class DeviceBackend final : public Backend {
                               const DeviceTensor& beta, const DeviceTensor& running_mean,
                               const DeviceTensor& running_var, DeviceTensor* y) override {
     const Op op = Op::kBatchNormForwardEval;
-    for (const DeviceTensor* t : {&x, &gamma, &beta, &running_mean, &running_var}) {
-      PETPREP_RETURN_IF_ERROR(Check(op, "an input", *t, DType::kF32));
-    }
+    PETPREP_RETURN_IF_ERROR(CheckInputs(op, {&x, &gamma, &beta, &running_mean, &running_var}));
     PETPREP_RETURN_IF_ERROR(Allocate(x.shape(), DType::kF32, y));
     return Launch(op, x.size(),
                   BatchNormEvalK{x.f32(), gamma.f32(), beta.f32(), running_mean.f32(),
@@ -206,9 +201,8 @@ class DeviceBackend final : public Backend {
                            const BatchNormSaved& saved, DeviceTensor* dx, DeviceTensor* dgamma,
                            DeviceTensor* dbeta) override {
     const Op op = Op::kBatchNormBackward;
-    for (const DeviceTensor* t : {&dy, &gamma, &saved.mean, &saved.inv_std, &saved.xhat}) {
-      PETPREP_RETURN_IF_ERROR(Check(op, "an input", *t, DType::kF32));
-    }
+    PETPREP_RETURN_IF_ERROR(
+        CheckInputs(op, {&dy, &gamma, &saved.mean, &saved.inv_std, &saved.xhat}));
     const int c = dy.c();
     const float count = static_cast<float>(static_cast<int64_t>(dy.n()) * dy.shape().plane());
     PETPREP_RETURN_IF_ERROR(Allocate(dy.shape(), DType::kF32, dx));
@@ -257,12 +251,7 @@ class DeviceBackend final : public Backend {
                          x_shape.h, x_shape.w, dy.h(), dy.w()});
   }
   Status ConcatForward(const DeviceTensor& a, const DeviceTensor& b, DeviceTensor* y) override {
-    PETPREP_RETURN_IF_ERROR(Check(Op::kConcatForward, "a", a, DType::kF32));
-    PETPREP_RETURN_IF_ERROR(Check(Op::kConcatForward, "b", b, DType::kF32));
-    if (a.n() != b.n() || a.h() != b.h() || a.w() != b.w()) {
-      return OpError(Op::kConcatForward,
-                     "shapes " + a.shape().ToString() + " and " + b.shape().ToString());
-    }
+    PETPREP_RETURN_IF_ERROR(CheckConcat(Op::kConcatForward, a, b));
     PETPREP_RETURN_IF_ERROR(Allocate({a.n(), a.c() + b.c(), a.h(), a.w()}, DType::kF32, y));
     return Launch(Op::kConcatForward, y->size(),
                   ConcatForwardK{a.f32(), b.f32(), y->f32(), a.c() * a.shape().plane(),
@@ -270,11 +259,7 @@ class DeviceBackend final : public Backend {
   }
   Status ConcatBackward(const DeviceTensor& dy, int a_channels, DeviceTensor* da,
                         DeviceTensor* db) override {
-    PETPREP_RETURN_IF_ERROR(Check(Op::kConcatBackward, "dy", dy, DType::kF32));
-    if (a_channels < 0 || a_channels > dy.c()) {
-      return OpError(Op::kConcatBackward,
-                     std::to_string(a_channels) + " channels of " + dy.shape().ToString());
-    }
+    PETPREP_RETURN_IF_ERROR(CheckConcatSplit(Op::kConcatBackward, dy, a_channels));
     PETPREP_RETURN_IF_ERROR(Allocate({dy.n(), a_channels, dy.h(), dy.w()}, DType::kF32, da));
     PETPREP_RETURN_IF_ERROR(
         Allocate({dy.n(), dy.c() - a_channels, dy.h(), dy.w()}, DType::kF32, db));
@@ -284,11 +269,7 @@ class DeviceBackend final : public Backend {
                                   (dy.c() - a_channels) * plane, dy.size()});
   }
   Status Add(const DeviceTensor& a, const DeviceTensor& b, DeviceTensor* y) override {
-    PETPREP_RETURN_IF_ERROR(Check(Op::kAdd, "a", a, DType::kF32));
-    PETPREP_RETURN_IF_ERROR(Check(Op::kAdd, "b", b, DType::kF32));
-    if (a.shape() != b.shape()) {
-      return OpError(Op::kAdd, "shapes " + a.shape().ToString() + " and " + b.shape().ToString());
-    }
+    PETPREP_RETURN_IF_ERROR(CheckSameShapes(Op::kAdd, a, {&b}));
     if (y != &a && y != &b) PETPREP_RETURN_IF_ERROR(Allocate(a.shape(), DType::kF32, y));
     return Launch(Op::kAdd, a.size(), AddK{a.f32(), b.f32(), y->f32(), a.size()});
   }
@@ -358,13 +339,13 @@ class DeviceBackend final : public Backend {
 
   Status AdamUpdate(const AdamConstants& k, DeviceTensor* w, const DeviceTensor& g, DeviceTensor* m,
                     DeviceTensor* v) override {
-    PETPREP_RETURN_IF_ERROR(SameShapes(Op::kAdamUpdate, *w, {&g, m, v}));
+    PETPREP_RETURN_IF_ERROR(CheckSameShapes(Op::kAdamUpdate, *w, {&g, m, v}));
     return Launch(Op::kAdamUpdate, w->size(),
                   AdamK{w->f32(), g.f32(), m->f32(), v->f32(), w->size(), k});
   }
   Status SgdUpdate(const SgdConstants& k, DeviceTensor* w, const DeviceTensor& g,
                    DeviceTensor* buf) override {
-    PETPREP_RETURN_IF_ERROR(SameShapes(Op::kSgdUpdate, *w, {&g, buf}));
+    PETPREP_RETURN_IF_ERROR(CheckSameShapes(Op::kSgdUpdate, *w, {&g, buf}));
     return Launch(Op::kSgdUpdate, w->size(), SgdK{w->f32(), g.f32(), buf->f32(), w->size(), k});
   }
   Status Argmax(const DeviceTensor& logits, DeviceTensor* classes) override {
@@ -376,12 +357,7 @@ class DeviceBackend final : public Backend {
   }
   Status Confusion(const DeviceTensor& truth, const DeviceTensor& predicted, int classes,
                    DeviceTensor* counts) override {
-    PETPREP_RETURN_IF_ERROR(Check(Op::kConfusion, "truth", truth, DType::kU8));
-    PETPREP_RETURN_IF_ERROR(Check(Op::kConfusion, "predicted", predicted, DType::kU8));
-    if (truth.size() != predicted.size() || classes < 1 || classes > 255) {
-      return OpError(Op::kConfusion, "truth " + truth.shape().ToString() + ", prediction " +
-                                         predicted.shape().ToString());
-    }
+    PETPREP_RETURN_IF_ERROR(CheckConfusion(Op::kConfusion, truth, predicted, classes));
     PETPREP_RETURN_IF_ERROR(AllocateZero({classes * classes, 1, 1, 1}, DType::kU32, counts));
     return Launch(Op::kConfusion, truth.size(),
                   ConfusionK{truth.u8(), predicted.u8(), counts->u32(), truth.size(), classes});
@@ -421,40 +397,17 @@ class DeviceBackend final : public Backend {
     return Wrap(op, rt_->Launch(GridFor(threads), BlockDim(), kernel));
   }
 
-  Status ConvInputs(Op op, const DeviceTensor& x, const DeviceTensor& w,
-                    const DeviceTensor* bias) const {
-    PETPREP_RETURN_IF_ERROR(Check(op, "x", x, DType::kF32));
-    PETPREP_RETURN_IF_ERROR(Check(op, "the weights", w, DType::kF32));
-    if (bias != nullptr) PETPREP_RETURN_IF_ERROR(Check(op, "the bias", *bias, DType::kF32));
-    return Status::Ok();
-  }
   Status ConvGradInputs(Op op, const DeviceTensor& x, const DeviceTensor& w,
                         const DeviceTensor& dy) const {
-    PETPREP_RETURN_IF_ERROR(ConvInputs(op, x, w, nullptr));
+    PETPREP_RETURN_IF_ERROR(CheckConvInputs(op, x, w, nullptr));
     return Check(op, "dy", dy, DType::kF32);
   }
   Status LossInputs(Op op, const DeviceTensor& logits, const DeviceTensor& labels,
                     DeviceTensor* loss, DeviceTensor* dlogits) {
-    PETPREP_RETURN_IF_ERROR(Check(op, "logits", logits, DType::kF32));
-    PETPREP_RETURN_IF_ERROR(Check(op, "labels", labels, DType::kU8));
-    if (labels.size() != static_cast<int64_t>(logits.n()) * logits.shape().plane()) {
-      return OpError(
-          op, "labels " + labels.shape().ToString() + " for logits " + logits.shape().ToString());
-    }
+    PETPREP_RETURN_IF_ERROR(CheckLossInputs(op, logits, labels));
     PETPREP_RETURN_IF_ERROR(Allocate(logits.shape(), DType::kF32, dlogits));
     return Allocate({1, 1, 1, 1}, DType::kF32, loss);
   }
-  Status SameShapes(Op op, const DeviceTensor& w, std::initializer_list<const DeviceTensor*> ts) {
-    PETPREP_RETURN_IF_ERROR(Check(op, "a tensor", w, DType::kF32));
-    for (const DeviceTensor* t : ts) {
-      PETPREP_RETURN_IF_ERROR(Check(op, "a tensor", *t, DType::kF32));
-      if (t->shape() != w.shape()) {
-        return OpError(op, "shapes " + w.shape().ToString() + " and " + t->shape().ToString());
-      }
-    }
-    return Status::Ok();
-  }
-
   // x padded by one zero on every side into *xp.
   Status Pad(Op op, const DeviceTensor& x, DeviceTensor* xp) {
     PETPREP_RETURN_IF_ERROR(Allocate({x.n(), x.c(), x.h() + 2, x.w() + 2}, DType::kF32, xp));
@@ -502,20 +455,7 @@ class DeviceBackend final : public Backend {
 
   Status Dot(Op op, const float* src, int64_t src_n, const int64_t* off, int k_count, int64_t rs,
              const float* w, const float* init, int n, int co, int h, int wd, float* out) {
-    DotPlan<float> p;
-    p.src = src;
-    p.src_n = src_n;
-    p.off = off;
-    p.k_count = k_count;
-    p.rs = rs;
-    p.w = w;
-    p.init = init;
-    p.n = n;
-    p.co = co;
-    p.h = h;
-    p.w_out = wd;
-    p.out = out;
-    p.out_n = static_cast<int64_t>(co) * h * wd;
+    const DotPlan<float> p = DotPlanOf(src, src_n, off, k_count, rs, w, init, n, co, h, wd, out);
     return Launch(op, static_cast<int64_t>(n) * co * h * wd, DotK{p});
   }
   // out (C x K) = the weight gradient of g (N, C, H, W) against src + off[k], per-image chains

@@ -80,6 +80,70 @@ Status Backend::Check(Op op, const char* what, const DeviceTensor& t, DType dtyp
   return Status::Ok();
 }
 
+Status Backend::CheckConvInputs(Op op, const DeviceTensor& x, const DeviceTensor& w,
+                                const DeviceTensor* bias) const {
+  PETPREP_RETURN_IF_ERROR(Check(op, "x", x, DType::kF32));
+  PETPREP_RETURN_IF_ERROR(Check(op, "the weights", w, DType::kF32));
+  if (bias != nullptr) PETPREP_RETURN_IF_ERROR(Check(op, "the bias", *bias, DType::kF32));
+  return Status::Ok();
+}
+
+Status Backend::CheckInputs(Op op, std::initializer_list<const DeviceTensor*> ts) const {
+  for (const DeviceTensor* t : ts) PETPREP_RETURN_IF_ERROR(Check(op, "an input", *t, DType::kF32));
+  return Status::Ok();
+}
+
+Status Backend::CheckSameShapes(Op op, const DeviceTensor& first,
+                                std::initializer_list<const DeviceTensor*> rest) const {
+  PETPREP_RETURN_IF_ERROR(Check(op, "a tensor", first, DType::kF32));
+  for (const DeviceTensor* t : rest) {
+    PETPREP_RETURN_IF_ERROR(Check(op, "a tensor", *t, DType::kF32));
+    if (t->shape() != first.shape()) {
+      return OpError(op, "shapes " + first.shape().ToString() + " and " + t->shape().ToString());
+    }
+  }
+  return Status::Ok();
+}
+
+Status Backend::CheckConcat(Op op, const DeviceTensor& a, const DeviceTensor& b) const {
+  PETPREP_RETURN_IF_ERROR(Check(op, "a", a, DType::kF32));
+  PETPREP_RETURN_IF_ERROR(Check(op, "b", b, DType::kF32));
+  if (a.n() != b.n() || a.h() != b.h() || a.w() != b.w()) {
+    return OpError(op, "shapes " + a.shape().ToString() + " and " + b.shape().ToString());
+  }
+  return Status::Ok();
+}
+
+Status Backend::CheckConcatSplit(Op op, const DeviceTensor& dy, int a_channels) const {
+  PETPREP_RETURN_IF_ERROR(Check(op, "dy", dy, DType::kF32));
+  if (a_channels < 0 || a_channels > dy.c()) {
+    return OpError(op, std::to_string(a_channels) + " channels of " + dy.shape().ToString());
+  }
+  return Status::Ok();
+}
+
+Status Backend::CheckLossInputs(Op op, const DeviceTensor& logits,
+                                const DeviceTensor& labels) const {
+  PETPREP_RETURN_IF_ERROR(Check(op, "logits", logits, DType::kF32));
+  PETPREP_RETURN_IF_ERROR(Check(op, "labels", labels, DType::kU8));
+  if (labels.size() != static_cast<int64_t>(logits.n()) * logits.shape().plane()) {
+    return OpError(
+        op, "labels " + labels.shape().ToString() + " for logits " + logits.shape().ToString());
+  }
+  return Status::Ok();
+}
+
+Status Backend::CheckConfusion(Op op, const DeviceTensor& truth, const DeviceTensor& predicted,
+                               int classes) const {
+  PETPREP_RETURN_IF_ERROR(Check(op, "truth", truth, DType::kU8));
+  PETPREP_RETURN_IF_ERROR(Check(op, "predicted", predicted, DType::kU8));
+  if (truth.size() != predicted.size() || classes < 1 || classes > 255) {
+    return OpError(
+        op, "truth " + truth.shape().ToString() + ", prediction " + predicted.shape().ToString());
+  }
+  return Status::Ok();
+}
+
 Status Backend::Allocate(const Shape& shape, DType dtype, DeviceTensor* t) {
   if (shape.n < 0 || shape.c < 0 || shape.h < 0 || shape.w < 0) {
     return OpError(Op::kCopy, "negative shape " + shape.ToString());

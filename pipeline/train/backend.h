@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -266,6 +267,24 @@ class Backend {
   Status OpError(Op op, const std::string& what) const;
   // OK when t is allocated on this backend with this type, else an error naming op and t.
   Status Check(Op op, const char* what, const DeviceTensor& t, DType dtype) const;
+  // The argument checks every backend makes the same way, each error naming the op:
+  // x, the weights and the bias (if any) f32 here;
+  Status CheckConvInputs(Op op, const DeviceTensor& x, const DeviceTensor& w,
+                         const DeviceTensor* bias) const;
+  // every tensor f32 here;
+  Status CheckInputs(Op op, std::initializer_list<const DeviceTensor*> ts) const;
+  // every tensor f32 here, with first's shape;
+  Status CheckSameShapes(Op op, const DeviceTensor& first,
+                         std::initializer_list<const DeviceTensor*> rest) const;
+  // a and b f32 here, of the same N, H and W (concatenation);
+  Status CheckConcat(Op op, const DeviceTensor& a, const DeviceTensor& b) const;
+  // dy f32 here, split after a_channels of its channels;
+  Status CheckConcatSplit(Op op, const DeviceTensor& dy, int a_channels) const;
+  // logits f32 and labels u8 here, one label per pixel;
+  Status CheckLossInputs(Op op, const DeviceTensor& logits, const DeviceTensor& labels) const;
+  // truth and prediction u8 here, of one size, and 1 to 255 classes.
+  Status CheckConfusion(Op op, const DeviceTensor& truth, const DeviceTensor& predicted,
+                        int classes) const;
 };
 
 // The backend that runs ops.h's kernels on the calling oneTBB arena (threads.h), with the

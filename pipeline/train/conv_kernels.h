@@ -27,6 +27,27 @@ struct DotPlan {
   int64_t out_n = 0;
 };
 
+// A dot plan over images of src_n values each, writing (n, co, h, w) outputs contiguously.
+template <typename T>
+DotPlan<T> DotPlanOf(const T* src, int64_t src_n, const int64_t* off, int k_count, int64_t rs,
+                     const T* w, const T* init, int n, int co, int h, int wd, T* out) {
+  DotPlan<T> p;
+  p.src = src;
+  p.src_n = src_n;
+  p.off = off;
+  p.k_count = k_count;
+  p.rs = rs;
+  p.w = w;
+  p.init = init;
+  p.n = n;
+  p.co = co;
+  p.h = h;
+  p.w_out = wd;
+  p.out = out;
+  p.out_n = static_cast<int64_t>(co) * h * wd;
+  return p;
+}
+
 // P_n[c][k] = ChainGrad(g + n * g_n + c, gs, src + n * src_n + off[k], rs, H, W), and
 // out[c][k] = ((P_0 + P_1) + P_2) + ... over n in order. g holds, per position (y * W + x),
 // gs >= C values (positions' channels contiguous); REQUIRES: gs is a multiple of 16 and

@@ -91,10 +91,7 @@ class CpuBackend : public Backend {
                                BatchNormSaved* saved) override {
     PETPREP_RETURN_IF_ERROR(Enter(Op::kBatchNormForwardTrain));
     const Op op = Op::kBatchNormForwardTrain;
-    for (const DeviceTensor* t : {&x, &gamma, &beta, static_cast<const DeviceTensor*>(running_mean),
-                                  static_cast<const DeviceTensor*>(running_var)}) {
-      PETPREP_RETURN_IF_ERROR(Check(op, "an input", *t, DType::kF32));
-    }
+    PETPREP_RETURN_IF_ERROR(CheckInputs(op, {&x, &gamma, &beta, running_mean, running_var}));
     const Shape c{x.c(), 1, 1, 1};
     PETPREP_RETURN_IF_ERROR(Allocate(x.shape(), DType::kF32, y));
     PETPREP_RETURN_IF_ERROR(Allocate(c, DType::kF32, &saved->mean));
@@ -109,9 +106,8 @@ class CpuBackend : public Backend {
                               const DeviceTensor& beta, const DeviceTensor& running_mean,
                               const DeviceTensor& running_var, DeviceTensor* y) override {
     PETPREP_RETURN_IF_ERROR(Enter(Op::kBatchNormForwardEval));
-    for (const DeviceTensor* t : {&x, &gamma, &beta, &running_mean, &running_var}) {
-      PETPREP_RETURN_IF_ERROR(Check(Op::kBatchNormForwardEval, "an input", *t, DType::kF32));
-    }
+    PETPREP_RETURN_IF_ERROR(
+        CheckInputs(Op::kBatchNormForwardEval, {&x, &gamma, &beta, &running_mean, &running_var}));
     PETPREP_RETURN_IF_ERROR(Allocate(x.shape(), DType::kF32, y));
     Tensor vy = View(*y);
     petprep::BatchNormForwardEval(View(x), View(gamma), View(beta), View(running_mean),
@@ -122,9 +118,8 @@ class CpuBackend : public Backend {
                            const BatchNormSaved& saved, DeviceTensor* dx, DeviceTensor* dgamma,
                            DeviceTensor* dbeta) override {
     PETPREP_RETURN_IF_ERROR(Enter(Op::kBatchNormBackward));
-    for (const DeviceTensor* t : {&dy, &gamma, &saved.mean, &saved.inv_std, &saved.xhat}) {
-      PETPREP_RETURN_IF_ERROR(Check(Op::kBatchNormBackward, "an input", *t, DType::kF32));
-    }
+    PETPREP_RETURN_IF_ERROR(CheckInputs(Op::kBatchNormBackward,
+                                        {&dy, &gamma, &saved.mean, &saved.inv_std, &saved.xhat}));
     PETPREP_RETURN_IF_ERROR(Allocate(dy.shape(), DType::kF32, dx));
     PETPREP_RETURN_IF_ERROR(Allocate({dy.c(), 1, 1, 1}, DType::kF32, dgamma));
     PETPREP_RETURN_IF_ERROR(Allocate({dy.c(), 1, 1, 1}, DType::kF32, dbeta));
@@ -173,12 +168,7 @@ class CpuBackend : public Backend {
   }
   Status ConcatForward(const DeviceTensor& a, const DeviceTensor& b, DeviceTensor* y) override {
     PETPREP_RETURN_IF_ERROR(Enter(Op::kConcatForward));
-    PETPREP_RETURN_IF_ERROR(Check(Op::kConcatForward, "a", a, DType::kF32));
-    PETPREP_RETURN_IF_ERROR(Check(Op::kConcatForward, "b", b, DType::kF32));
-    if (a.n() != b.n() || a.h() != b.h() || a.w() != b.w()) {
-      return OpError(Op::kConcatForward,
-                     "shapes " + a.shape().ToString() + " and " + b.shape().ToString());
-    }
+    PETPREP_RETURN_IF_ERROR(CheckConcat(Op::kConcatForward, a, b));
     PETPREP_RETURN_IF_ERROR(Allocate({a.n(), a.c() + b.c(), a.h(), a.w()}, DType::kF32, y));
     Tensor vy = View(*y);
     petprep::ConcatForward(View(a), View(b), &vy);
@@ -187,11 +177,7 @@ class CpuBackend : public Backend {
   Status ConcatBackward(const DeviceTensor& dy, int a_channels, DeviceTensor* da,
                         DeviceTensor* db) override {
     PETPREP_RETURN_IF_ERROR(Enter(Op::kConcatBackward));
-    PETPREP_RETURN_IF_ERROR(Check(Op::kConcatBackward, "dy", dy, DType::kF32));
-    if (a_channels < 0 || a_channels > dy.c()) {
-      return OpError(Op::kConcatBackward,
-                     std::to_string(a_channels) + " channels of " + dy.shape().ToString());
-    }
+    PETPREP_RETURN_IF_ERROR(CheckConcatSplit(Op::kConcatBackward, dy, a_channels));
     PETPREP_RETURN_IF_ERROR(Allocate({dy.n(), a_channels, dy.h(), dy.w()}, DType::kF32, da));
     PETPREP_RETURN_IF_ERROR(
         Allocate({dy.n(), dy.c() - a_channels, dy.h(), dy.w()}, DType::kF32, db));
@@ -201,11 +187,7 @@ class CpuBackend : public Backend {
   }
   Status Add(const DeviceTensor& a, const DeviceTensor& b, DeviceTensor* y) override {
     PETPREP_RETURN_IF_ERROR(Enter(Op::kAdd));
-    PETPREP_RETURN_IF_ERROR(Check(Op::kAdd, "a", a, DType::kF32));
-    PETPREP_RETURN_IF_ERROR(Check(Op::kAdd, "b", b, DType::kF32));
-    if (a.shape() != b.shape()) {
-      return OpError(Op::kAdd, "shapes " + a.shape().ToString() + " and " + b.shape().ToString());
-    }
+    PETPREP_RETURN_IF_ERROR(CheckSameShapes(Op::kAdd, a, {&b}));
     if (y != &a && y != &b) PETPREP_RETURN_IF_ERROR(Allocate(a.shape(), DType::kF32, y));
     const float* pa = a.f32();
     const float* pb = b.f32();
@@ -253,7 +235,7 @@ class CpuBackend : public Backend {
   Status AdamUpdate(const AdamConstants& k, DeviceTensor* w, const DeviceTensor& g, DeviceTensor* m,
                     DeviceTensor* v) override {
     PETPREP_RETURN_IF_ERROR(Enter(Op::kAdamUpdate));
-    PETPREP_RETURN_IF_ERROR(Elementwise(Op::kAdamUpdate, *w, g, *m, v));
+    PETPREP_RETURN_IF_ERROR(CheckSameShapes(Op::kAdamUpdate, *w, {&g, m, v}));
     float* pw = w->f32();
     const float* pg = g.f32();
     float* pm = m->f32();
@@ -267,7 +249,7 @@ class CpuBackend : public Backend {
   Status SgdUpdate(const SgdConstants& k, DeviceTensor* w, const DeviceTensor& g,
                    DeviceTensor* buf) override {
     PETPREP_RETURN_IF_ERROR(Enter(Op::kSgdUpdate));
-    PETPREP_RETURN_IF_ERROR(Elementwise(Op::kSgdUpdate, *w, g, *buf, buf));
+    PETPREP_RETURN_IF_ERROR(CheckSameShapes(Op::kSgdUpdate, *w, {&g, buf}));
     float* pw = w->f32();
     const float* pg = g.f32();
     float* pb = buf->f32();
@@ -294,12 +276,7 @@ class CpuBackend : public Backend {
   Status Confusion(const DeviceTensor& truth, const DeviceTensor& predicted, int classes,
                    DeviceTensor* counts) override {
     PETPREP_RETURN_IF_ERROR(Enter(Op::kConfusion));
-    PETPREP_RETURN_IF_ERROR(Check(Op::kConfusion, "truth", truth, DType::kU8));
-    PETPREP_RETURN_IF_ERROR(Check(Op::kConfusion, "predicted", predicted, DType::kU8));
-    if (truth.size() != predicted.size() || classes < 1 || classes > 255) {
-      return OpError(Op::kConfusion, "truth " + truth.shape().ToString() + ", prediction " +
-                                         predicted.shape().ToString());
-    }
+    PETPREP_RETURN_IF_ERROR(CheckConfusion(Op::kConfusion, truth, predicted, classes));
     PETPREP_RETURN_IF_ERROR(AllocateZero({classes * classes, 1, 1, 1}, DType::kU32, counts));
     const uint8_t* t = truth.u8();
     const uint8_t* p = predicted.u8();
@@ -343,16 +320,10 @@ class CpuBackend : public Backend {
     c.xhat = View(s.xhat);
     return c;
   }
-  Status Inputs(Op op, const DeviceTensor& x, const DeviceTensor& w, const DeviceTensor* bias) {
-    PETPREP_RETURN_IF_ERROR(Check(op, "x", x, DType::kF32));
-    PETPREP_RETURN_IF_ERROR(Check(op, "the weights", w, DType::kF32));
-    if (bias != nullptr) PETPREP_RETURN_IF_ERROR(Check(op, "the bias", *bias, DType::kF32));
-    return Status::Ok();
-  }
   template <typename F>
   Status ConvForward(Op op, const DeviceTensor& x, const DeviceTensor& w, const DeviceTensor* bias,
                      const Shape& out, DeviceTensor* y, F run) {
-    PETPREP_RETURN_IF_ERROR(Inputs(op, x, w, bias));
+    PETPREP_RETURN_IF_ERROR(CheckConvInputs(op, x, w, bias));
     PETPREP_RETURN_IF_ERROR(Allocate(out, DType::kF32, y));
     Tensor vy = View(*y), vb = bias ? View(*bias) : Tensor();
     run(View(x), View(w), bias ? &vb : nullptr, &vy);
@@ -361,7 +332,7 @@ class CpuBackend : public Backend {
   template <typename F>
   Status ConvBackward(Op op, const DeviceTensor& x, const DeviceTensor& w, const DeviceTensor& dy,
                       DeviceTensor* dx, DeviceTensor* dw, DeviceTensor* db, int co, F run) {
-    PETPREP_RETURN_IF_ERROR(Inputs(op, x, w, nullptr));
+    PETPREP_RETURN_IF_ERROR(CheckConvInputs(op, x, w, nullptr));
     PETPREP_RETURN_IF_ERROR(Check(op, "dy", dy, DType::kF32));
     if (dx != nullptr) PETPREP_RETURN_IF_ERROR(Allocate(x.shape(), DType::kF32, dx));
     PETPREP_RETURN_IF_ERROR(Allocate(w.shape(), DType::kF32, dw));
@@ -373,12 +344,7 @@ class CpuBackend : public Backend {
   template <typename F>
   Status Loss(Op op, const DeviceTensor& logits, const DeviceTensor& labels, DeviceTensor* loss,
               DeviceTensor* dlogits, F run) {
-    PETPREP_RETURN_IF_ERROR(Check(op, "logits", logits, DType::kF32));
-    PETPREP_RETURN_IF_ERROR(Check(op, "labels", labels, DType::kU8));
-    if (labels.size() != static_cast<int64_t>(logits.n()) * logits.shape().plane()) {
-      return OpError(
-          op, "labels " + labels.shape().ToString() + " for logits " + logits.shape().ToString());
-    }
+    PETPREP_RETURN_IF_ERROR(CheckLossInputs(op, logits, labels));
     PETPREP_RETURN_IF_ERROR(Allocate(logits.shape(), DType::kF32, dlogits));
     PETPREP_RETURN_IF_ERROR(Allocate({1, 1, 1, 1}, DType::kF32, loss));
     Tensor vd = View(*dlogits);
@@ -387,17 +353,6 @@ class CpuBackend : public Backend {
   }
   CpuBackendFault fault_;
   uint64_t fault_calls_ = 0;
-
-  Status Elementwise(Op op, const DeviceTensor& w, const DeviceTensor& g, const DeviceTensor& a,
-                     const DeviceTensor* b) {
-    for (const DeviceTensor* t : {&w, &g, &a, b}) {
-      PETPREP_RETURN_IF_ERROR(Check(op, "a tensor", *t, DType::kF32));
-      if (t->shape() != w.shape()) {
-        return OpError(op, "shapes " + w.shape().ToString() + " and " + t->shape().ToString());
-      }
-    }
-    return Status::Ok();
-  }
 };
 
 }  // namespace

@@ -113,25 +113,12 @@ std::vector<int64_t> Offsets3x3(int channels, int hp, int wp) {
   return off;
 }
 
-// A dot plan over images of src_n values each, writing (n, co, h, w) outputs contiguously.
+// A dot plan whose offsets are `off`.
 template <typename T>
 DotPlan<T> MakeDot(const T* src, int64_t src_n, const std::vector<int64_t>& off, int64_t rs,
                    const T* w, const T* init, int n, int co, int h, int wd, T* out) {
-  DotPlan<T> p;
-  p.src = src;
-  p.src_n = src_n;
-  p.off = off.data();
-  p.k_count = static_cast<int>(off.size());
-  p.rs = rs;
-  p.w = w;
-  p.init = init;
-  p.n = n;
-  p.co = co;
-  p.h = h;
-  p.w_out = wd;
-  p.out = out;
-  p.out_n = static_cast<int64_t>(co) * h * wd;
-  return p;
+  return DotPlanOf(src, src_n, off.data(), static_cast<int>(off.size()), rs, w, init, n, co, h, wd,
+                   out);
 }
 
 // A gradient plan from channels-last g (gs per position) into out (C x K).
