@@ -87,8 +87,8 @@ struct Trainer {
   petprep::DeviceTensor x, y, dl, loss;
   uint64_t t = 0;
   float Step(const Batch& b) {
-    Check(backend->Upload(b.x, &x));
-    Check(backend->UploadBytes(b.y.data(), {b.x.n(), 1, b.x.h(), b.x.w()}, &y));
+    Check(backend->UploadImagesAndLabels(b.x.data(), {b.x.n(), 3, b.x.h(), b.x.w()}, b.y.data(),
+                                         {b.x.n(), 1, b.x.h(), b.x.w()}, &x, &y));
     const petprep::DeviceTensor* logits = nullptr;
     Check(net.Forward(x, true, 0, t, &logits));
     Check(backend->SoftmaxCrossEntropy(*logits, y, &loss, &dl));

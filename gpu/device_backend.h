@@ -44,6 +44,24 @@ class DeviceBackend final : public Backend {
   }
   Status Synchronize() override { return Wrap(Op::kCopy, rt_->Synchronize()); }
 
+  // One copy to the device: images and class ids side by side in a staging buffer, split on the
+  // device.
+  Status UploadImagesAndLabels(const float* images, const Shape& image_shape, const uint8_t* labels,
+                               const Shape& label_shape, DeviceTensor* d_images,
+                               DeviceTensor* d_labels) override {
+    PETPREP_RETURN_IF_ERROR(Allocate(image_shape, DType::kF32, d_images));
+    PETPREP_RETURN_IF_ERROR(Allocate(label_shape, DType::kU8, d_labels));
+    const size_t ib = d_images->bytes(), lb = d_labels->bytes();
+    staging_host_.resize(ib + lb);
+    std::memcpy(staging_host_.data(), images, ib);
+    std::memcpy(staging_host_.data() + ib, labels, lb);
+    PETPREP_RETURN_IF_ERROR(Allocate({static_cast<int>(ib + lb), 1, 1, 1}, DType::kU8, &staging_));
+    PETPREP_RETURN_IF_ERROR(
+        Wrap(Op::kCopy, rt_->ToDevice(staging_.raw(), staging_host_.data(), ib + lb)));
+    PETPREP_RETURN_IF_ERROR(Wrap(Op::kCopy, rt_->OnDevice(d_images->raw(), staging_.raw(), ib)));
+    return Wrap(Op::kCopy, rt_->OnDevice(d_labels->raw(), staging_.u8() + ib, lb));
+  }
+
   // ---------------------------------------------------------------- convolutions
 
   Status Conv3x3Forward(const DeviceTensor& x, const DeviceTensor& w, const DeviceTensor* bias,
@@ -508,7 +526,8 @@ class DeviceBackend final : public Backend {
 
   std::shared_ptr<Runtime> rt_;
   // Scratch, kept between calls (Allocate reuses storage that is large enough).
-  DeviceTensor pad_, wt_, parts_, stripes_, sums_, px_;
+  DeviceTensor pad_, wt_, parts_, stripes_, sums_, px_, staging_;
+  std::vector<uint8_t> staging_host_;
   std::map<std::tuple<int, int, int64_t, int64_t>, std::shared_ptr<DeviceBuffer>> offsets_;
 };
 

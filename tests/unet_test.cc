@@ -118,8 +118,9 @@ TEST(UNetTest, CudaGivesTheCpuWeightsEveryStep) {
   }
 }
 
-// Section 1 of the CUDA backend's budget: a step copies the batch in (images, labels) and the
-// loss out, and waits for nothing else; offset tables are uploaded once, at the first step.
+// Section 1 of the CUDA backend's budget: a step copies the batch in (images and labels in one
+// copy) and the loss out, and waits for nothing else; offset tables are uploaded once, at the
+// first step.
 TEST(UNetTest, ADeviceStepCopiesTheBatchInAndTheLossOutOnly) {
   std::unique_ptr<Backend> backend = NewCudaSimBackend();
   UNetConfig c;
@@ -132,8 +133,10 @@ TEST(UNetTest, ADeviceStepCopiesTheBatchInAndTheLossOutOnly) {
   std::vector<TransferCounts> after;
   for (int s = 0; s < 4; ++s) {
     Batch b = MakeBatch(2, 16, static_cast<uint64_t>(s));
-    ASSERT_TRUE(backend->Upload(b.x, &x).ok());
-    ASSERT_TRUE(backend->UploadBytes(b.labels.data(), {2, 1, 16, 16}, &labels).ok());
+    ASSERT_TRUE(backend
+                    ->UploadImagesAndLabels(b.x.data(), {2, 3, 16, 16}, b.labels.data(),
+                                            {2, 1, 16, 16}, &x, &labels)
+                    .ok());
     const DeviceTensor* logits = nullptr;
     ASSERT_TRUE(net.Forward(x, true, 3, static_cast<uint64_t>(s), &logits).ok());
     ASSERT_TRUE(backend->SoftmaxCrossEntropy(*logits, labels, &loss, &dl).ok());
@@ -145,7 +148,9 @@ TEST(UNetTest, ADeviceStepCopiesTheBatchInAndTheLossOutOnly) {
     after.push_back(backend->Transfers());
   }
   for (int s = 2; s < 4; ++s) {
-    EXPECT_EQ(after[s].to_device - after[s - 1].to_device, 2u) << "step " << s + 1;
+    EXPECT_EQ(after[s].to_device - after[s - 1].to_device, 1u) << "step " << s + 1;
+    EXPECT_EQ(after[s].bytes_to_device - after[s - 1].bytes_to_device,
+              2u * 16 * 16 * (3 * sizeof(float) + 1));
     EXPECT_EQ(after[s].to_host - after[s - 1].to_host, 1u) << "step " << s + 1;
     EXPECT_EQ(after[s].bytes_to_host - after[s - 1].bytes_to_host, sizeof(float));
     EXPECT_EQ(after[s].synchronizations - after[s - 1].synchronizations, 0u);

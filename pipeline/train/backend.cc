@@ -203,6 +203,13 @@ Status Backend::DownloadWords(const DeviceTensor& t, std::vector<uint32_t>* host
   return CopyToHost(t, host->data(), t.bytes());
 }
 
+Status Backend::UploadImagesAndLabels(const float* images, const Shape& image_shape,
+                                      const uint8_t* labels, const Shape& label_shape,
+                                      DeviceTensor* d_images, DeviceTensor* d_labels) {
+  PETPREP_RETURN_IF_ERROR(Upload(images, image_shape, d_images));
+  return UploadBytes(labels, label_shape, d_labels);
+}
+
 Result<float> Backend::ReadScalar(const DeviceTensor& t) {
   PETPREP_RETURN_IF_ERROR(Check(Op::kCopy, "the scalar", t, DType::kF32));
   if (t.size() != 1) return OpError(Op::kCopy, "a scalar of shape " + t.shape().ToString());

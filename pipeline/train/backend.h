@@ -180,6 +180,10 @@ class Backend {
   Status DownloadWords(const DeviceTensor& t, std::vector<uint32_t>* host);
   // The one float of a (1, 1, 1, 1) tensor (a loss).
   Result<float> ReadScalar(const DeviceTensor& t);
+  // A batch: images (f32) and class ids (u8) in; a device backend makes it one copy.
+  virtual Status UploadImagesAndLabels(const float* images, const Shape& image_shape,
+                                       const uint8_t* labels, const Shape& label_shape,
+                                       DeviceTensor* d_images, DeviceTensor* d_labels);
 
   // ---- ops. Shapes and arithmetic as ops.h states them; outputs are allocated by the call.
 

@@ -12,9 +12,9 @@ namespace petprep {
 using Json = nlohmann::ordered_json;
 
 Status UploadBatch(Backend* backend, const Batch& b, DeviceBatch* out) {
-  PETPREP_RETURN_IF_ERROR(
-      backend->Upload(b.images.data(), Shape{b.size(), 3, b.side, b.side}, &out->images));
-  return backend->UploadBytes(b.masks.data(), Shape{b.size(), 1, b.side, b.side}, &out->labels);
+  return backend->UploadImagesAndLabels(b.images.data(), Shape{b.size(), 3, b.side, b.side},
+                                        b.masks.data(), Shape{b.size(), 1, b.side, b.side},
+                                        &out->images, &out->labels);
 }
 
 Status LossOf(Backend* backend, LossKind kind, const DeviceTensor& logits,
