@@ -10,10 +10,13 @@
 #include <string>
 
 #include "petprep/build_info.h"
+#include "pipeline/augment/augment_backend.h"
+#include "pipeline/core/hash.h"
 #include "pipeline/core/status.h"
 #include "pipeline/dataset/dataset_reader.h"
 #include "pipeline/dataset/partition.h"
 #include "pipeline/dataset/verify.h"
+#include "pipeline/loader/loader.h"
 
 namespace py = pybind11;
 
@@ -114,6 +117,89 @@ struct Split {
   }
 };
 
+// The augmentation a Loader was given: None the default (flip p 0.5, the reference
+// normalisation), False none, a dict the spec's JSON, a str the path of a spec file.
+petprep::AugmentSpec SpecOf(const py::object& augment) {
+  if (augment.is_none()) return petprep::AugmentSpec();
+  if (py::isinstance<py::bool_>(augment)) {
+    if (augment.cast<bool>()) {
+      PyErr_SetString(PyExc_ValueError,
+                      "augment=True: give None (the default), False, a dict or a path");
+      throw py::error_already_set();
+    }
+    return petprep::AugmentSpec::None();
+  }
+  if (py::isinstance<py::dict>(augment)) {
+    const std::string text = py::module_::import("json").attr("dumps")(augment).cast<std::string>();
+    return Value(petprep::AugmentSpec::FromJson(text, "augment"));
+  }
+  if (py::isinstance<py::str>(augment) || py::hasattr(augment, "__fspath__")) {
+    const std::string path = py::module_::import("os").attr("fspath")(augment).cast<std::string>();
+    return Value(petprep::AugmentSpec::FromFile(path));
+  }
+  PyErr_SetString(PyExc_ValueError, "augment: None, False, a dict or the path of a JSON spec");
+  throw py::error_already_set();
+}
+
+// What a Python Loader owns: the dataset, the C++ loader and its augmentation backend, and the
+// next step to yield.
+struct LoaderCore {
+  std::shared_ptr<petprep::DatasetReader> reader;
+  std::unique_ptr<petprep::AugmentBackend> augment;
+  std::unique_ptr<petprep::Loader> loader;
+  uint64_t seed = 0;
+  uint64_t next_step = 0;
+};
+
+// A batch handed to Python: its images without a copy (the array keeps the batch alive).
+py::object ToPython(std::unique_ptr<petprep::Batch> b) {
+  const py::ssize_t n = b->size(), side = b->side;
+  petprep::Batch* raw = b.release();
+  py::capsule owner(raw, [](void* p) { delete static_cast<petprep::Batch*>(p); });
+  py::array_t<float> images({n, py::ssize_t{3}, side, side}, raw->images.data(), owner);
+  py::array_t<int64_t> masks({n, side, side});
+  int64_t* m = masks.mutable_data();
+  for (size_t i = 0; i < raw->masks.size(); ++i) m[i] = raw->masks[i];
+  py::object batch = py::module_::import("types").attr("SimpleNamespace")();
+  batch.attr("images") = images;
+  batch.attr("masks") = masks;
+  batch.attr("pet_ids") = py::cast(raw->pet_ids);
+  batch.attr("step") = raw->step;
+  batch.attr("epoch") = raw->epoch;
+  batch.attr("sha256") = petprep::ToHex(raw->Digest());
+  return batch;
+}
+
+// One pass: from the loader's position to the end of its epoch.
+struct EpochIterator {
+  std::shared_ptr<LoaderCore> core;
+  uint64_t end = 0;
+  std::unique_ptr<petprep::BatchStream> stream;
+
+  py::object Next() {
+    if (core->next_step >= end) throw py::stop_iteration();
+    if (stream == nullptr) {
+      stream = Value(core->loader->Open(core->next_step, end));
+    }
+    auto b = std::make_unique<petprep::Batch>();
+    petprep::Status status;
+    bool more = false;
+    {
+      py::gil_scoped_release free_python;
+      auto r = stream->Next(b.get());
+      if (r.ok()) {
+        more = *r;
+      } else {
+        status = r.status();
+      }
+    }
+    if (!status.ok()) Raise(status);
+    if (!more) throw py::stop_iteration();
+    core->next_step = b->step + 1;
+    return ToPython(std::move(b));
+  }
+};
+
 }  // namespace
 
 PYBIND11_MODULE(petprep, m) {
@@ -147,6 +233,90 @@ PYBIND11_MODULE(petprep, m) {
         return "<petprep.Split " + s.split->name() + ": " + std::to_string(s.split->size()) +
                " records>";
       });
+
+  py::class_<EpochIterator>(m, "_EpochIterator")
+      .def("__iter__", [](EpochIterator& it) -> EpochIterator& { return it; })
+      .def("__next__", &EpochIterator::Next);
+
+  py::class_<LoaderCore, std::shared_ptr<LoaderCore>>(
+      m, "Loader",
+      "The deterministic loader: batches in a fixed order with seeded augmentation, the same "
+      "bytes for any thread count and after a resume. Iterating yields the batches from the "
+      "current position to the end of the current epoch; the next iter() starts the next one.")
+      .def(py::init([](const std::string& path, const std::string& split, int batch, uint64_t seed,
+                       const py::object& augment, bool shuffle, bool drop_last, int threads,
+                       const std::string& device, uint64_t start_step) {
+             auto core = std::make_shared<LoaderCore>();
+             core->reader = Value(petprep::DatasetReader::Open(path));
+             auto sp = core->reader->Split(split);
+             if (!sp.ok()) {
+               PyErr_SetString(PyExc_ValueError, sp.status().message().c_str());
+               throw py::error_already_set();
+             }
+             if (batch < 1) throw py::value_error("batch must be at least 1");
+             if (threads < 0) throw py::value_error("threads must be 0 (all cores) or more");
+             core->augment = Value(petprep::MakeAugmentBackend(device));
+             petprep::LoaderOptions o;
+             o.batch = batch;
+             o.seed = seed;
+             o.shuffle = shuffle;
+             o.drop_last = drop_last;
+             o.threads = threads;
+             o.augment = SpecOf(augment);
+             o.augment_backend = core->augment.get();
+             core->loader = std::make_unique<petprep::Loader>(*sp, core->reader->image_size(), o);
+             if (core->loader->batches_per_epoch() == 0) {
+               throw py::value_error("no batch would be produced: drop_last with a batch of " +
+                                     std::to_string(batch) + " and " +
+                                     std::to_string((*sp)->size()) + " records in split " + split);
+             }
+             core->seed = seed;
+             core->next_step = start_step;
+             return core;
+           }),
+           py::arg("path"), py::arg("split") = "train", py::arg("batch") = 8, py::arg("seed") = 0,
+           py::arg("augment") = py::none(), py::arg("shuffle") = true, py::arg("drop_last") = false,
+           py::arg("threads") = 0, py::arg("device") = "cpu", py::arg("start_step") = 0)
+      .def("__len__", [](const LoaderCore& c) { return c.loader->batches_per_epoch(); })
+      .def("__iter__",
+           [](const std::shared_ptr<LoaderCore>& c) {
+             const uint64_t bpe = c->loader->batches_per_epoch();
+             return EpochIterator{c, (c->next_step / bpe + 1) * bpe, nullptr};
+           })
+      .def_property_readonly(
+          "step", [](const LoaderCore& c) { return c.next_step; },
+          "The step the next batch will have.")
+      .def(
+          "state_dict",
+          [](const LoaderCore& c) {
+            const petprep::LoaderState st = c.loader->StateAt(c.next_step);
+            py::dict d;
+            d["seed"] = st.seed;
+            d["epoch"] = st.epoch;
+            d["position"] = st.position;
+            d["step"] = c.next_step;
+            return d;
+          },
+          "The loader's position between batches: seed, epoch, position (the epoch's next "
+          "sample) and step.")
+      .def(
+          "load_state_dict",
+          [](LoaderCore& c, const py::dict& d) {
+            petprep::LoaderState st;
+            try {
+              st.seed = d["seed"].cast<uint64_t>();
+              st.epoch = d["epoch"].cast<uint32_t>();
+              st.position = d["position"].cast<uint64_t>();
+            } catch (const std::exception&) {
+              throw py::value_error("state_dict: needs integer seed, epoch and position");
+            }
+            if (st.seed != c.seed) {
+              throw py::value_error("state_dict: seed " + std::to_string(st.seed) +
+                                    ", this loader's is " + std::to_string(c.seed));
+            }
+            c.next_step = c.loader->StepOf(st);
+          },
+          py::arg("state"), "Continue exactly where state_dict() was taken.");
 
   py::class_<Dataset>(m, "Dataset", "A partitioned dataset (DATA/dataset), opened read-only.")
       .def(py::init([](const std::string& path) {
