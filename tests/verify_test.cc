@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "pipeline/core/atomic_file.h"
 #include "pipeline/dataset/partition.h"
@@ -106,6 +109,50 @@ TEST_F(VerifyTest, AnEditedManifestOrSourceIsCaught) {
   ASSERT_EQ(deep->problems.size(), 1u);
   EXPECT_NE(deep->problems[0].find("changed source: " + meta), std::string::npos)
       << deep->problems[0];
+}
+
+// Every count a reader is shown is checked against the records: an edited per-class,
+// per-split or total count fails verify, naming the key.
+TEST_F(VerifyTest, AnEditedCountIsCaught) {
+  const std::string ds = Fresh("counts");
+  const std::string original = *ReadFile(ds + "/manifest.json");
+  const nlohmann::json m = nlohmann::json::parse(original);
+  const std::string cls = m["counts"]["per_class"]["train"].begin().key();
+  struct Edit {
+    std::vector<std::string> path;
+    std::string key;
+  };
+  const std::vector<Edit> edits = {
+      {{"per_class", "train", cls}, "counts.per_class.train." + cls},
+      {{"per_split", "train"}, "counts.per_split.train"},
+      {{"records"}, "counts.records"},
+  };
+  for (const Edit& e : edits) {
+    nlohmann::json edited = m;
+    nlohmann::json* at = &edited["counts"];
+    for (const std::string& k : e.path) at = &(*at)[k];
+    *at = at->get<int>() + 1;
+    ASSERT_TRUE(WriteFileAtomic(ds + "/manifest.json", edited.dump(2)).ok());
+    auto r = VerifyDataset(ds, false);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_EQ(r->problems.size(), 1u) << e.key;
+    EXPECT_EQ(r->problems[0].rfind("changed: manifest.json " + e.key + " says ", 0), 0u)
+        << r->problems[0];
+  }
+  // A class counted that no record has.
+  nlohmann::json extra = m;
+  extra["counts"]["per_class"]["train"]["99"] = 1;
+  ASSERT_TRUE(WriteFileAtomic(ds + "/manifest.json", extra.dump(2)).ok());
+  auto r = VerifyDataset(ds, false);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->problems.size(), 1u);
+  EXPECT_NE(r->problems[0].find("counts.per_class.train.99 says 1, the records hold 0"),
+            std::string::npos)
+      << r->problems[0];
+  ASSERT_TRUE(WriteFileAtomic(ds + "/manifest.json", original).ok());
+  auto back = VerifyDataset(ds, false);
+  ASSERT_TRUE(back.ok());
+  EXPECT_TRUE(back->problems.empty());
 }
 
 TEST_F(VerifyTest, NotADataset) {

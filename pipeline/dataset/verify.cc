@@ -14,6 +14,67 @@
 
 namespace petprep {
 namespace fs = std::filesystem;
+namespace {
+
+// The manifest's counts against the records: counts.records, counts.per_split.<split> and
+// counts.per_class.<split>.<class id>, every one a reader is shown, recomputed from the shards
+// (whose bytes the manifest's hashes have just checked).
+void CheckCounts(const std::string& dir, const nlohmann::json& m, VerifyResult* r) {
+  std::map<std::string, std::map<std::string, int64_t>> per_class;
+  std::map<std::string, int64_t> per_split;
+  int64_t records = 0;
+  for (const auto& [name, split] : m["splits"].items()) {
+    per_split[name] = 0;
+    per_class[name];
+    for (const auto& s : split["shards"]) {
+      auto frames = ReadAllFrames(dir + "/" + s["file"].get<std::string>());
+      if (!frames.ok()) return;  // reported as a changed or corrupt file
+      for (const std::string& f : *frames) {
+        schema::Record rec;
+        if (!rec.ParseFromString(f)) return;
+        ++per_class[name][std::to_string(rec.class_id())];
+        ++per_split[name];
+        ++records;
+      }
+    }
+  }
+  const nlohmann::json counts = m.value("counts", nlohmann::json::object());
+  auto said = [](const nlohmann::json& j, const std::vector<std::string>& path) -> std::string {
+    const nlohmann::json* at = &j;
+    for (const std::string& k : path) {
+      if (!at->is_object() || !at->contains(k)) return "nothing";
+      at = &(*at)[k];
+    }
+    return at->dump();
+  };
+  auto expect = [&](const std::vector<std::string>& path, int64_t n) {
+    const std::string got = said(counts, path);
+    if (got == std::to_string(n)) return;
+    std::string key = "counts";
+    for (const std::string& k : path) key += "." + k;
+    r->problems.push_back("changed: manifest.json " + key + " says " + got + ", the records hold " +
+                          std::to_string(n));
+  };
+  expect({"records"}, records);
+  for (const auto& [split, n] : per_split) expect({"per_split", split}, n);
+  for (const auto& [split, classes] : per_class) {
+    for (const auto& [cls, n] : classes) expect({"per_class", split, cls}, n);
+    // A class the manifest counts that no record of the split has.
+    const nlohmann::json listed =
+        counts.contains("per_class") && counts["per_class"].contains(split)
+            ? counts["per_class"][split]
+            : nlohmann::json::object();
+    for (const auto& [cls, v] : listed.items()) {
+      if (classes.count(cls) == 0) expect({"per_class", split, cls}, 0);
+    }
+  }
+  const nlohmann::json splits_listed = counts.value("per_split", nlohmann::json::object());
+  for (const auto& [split, v] : splits_listed.items()) {
+    if (per_split.count(split) == 0) expect({"per_split", split}, 0);
+  }
+}
+
+}  // namespace
 
 Result<VerifyResult> VerifyDataset(const std::string& dir, bool deep) {
   auto text = ReadFile(dir + "/manifest.json");
@@ -79,6 +140,7 @@ Result<VerifyResult> VerifyDataset(const std::string& dir, bool deep) {
     if (rel != "manifest.json" && !files.count(rel)) r.problems.push_back("extra: " + rel);
   }
   progress.Finish();
+  if (r.problems.empty()) CheckCounts(dir, m, &r);
   if (!deep) return r;
 
   // Deep: every record, its fold and split, and the petset's files when they are there.

@@ -67,3 +67,15 @@ def test_a_missing_folder_an_unknown_split_and_a_damaged_shard(dataset, tmp_path
         for i in range(len(damaged.split("train"))):
             damaged.split("train")[i]
     assert "shard-00000.rec" in str(e.value)
+
+
+def test_an_edited_manifest_count_fails_verify(dataset, tmp_path):
+    copy = tmp_path / "edited"
+    shutil.copytree(dataset, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    cls = sorted(manifest["counts"]["per_class"]["train"])[0]
+    manifest["counts"]["per_class"]["train"][cls] += 1
+    (copy / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    with pytest.raises(OSError) as e:
+        petprep.Dataset(str(copy)).verify()
+    assert f"counts.per_class.train.{cls}" in str(e.value)
