@@ -7,7 +7,9 @@
 # with png records (the default) and once with raw records, on /dev/shm. Measured: `petprep
 # batches --batch 8` over the train split for 3 epochs with flip + crop/scale + colour jitter,
 # --threads 1 and 2: samples/s (median, min, max of the runs) and the batches fingerprint,
-# which must be the same for every thread count.
+# which must be the same for every thread count. Then the same from Python: petprep.Loader
+# with those options, 3 epochs, each batch's numpy arrays built (the process timed whole, as
+# the command is).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 count=2000
@@ -58,3 +60,37 @@ for codec in png raw; do
 done
 echo
 echo "(samples/s counts whole runs of the command, start-up included: $(awk 'NF > 3 {s += NF - 3} END {print s}' "$work/out.txt") samples each)"
+
+build="${PETPREP_BUILD_DIR:-$root/build}"
+if [ -d "$build/python" ]; then
+  "$root/scripts/build.sh" --target petprep_python >/dev/null
+  echo
+  echo "From Python (petprep.Loader, the same options):"
+  printf '%-8s %8s %10s %10s %10s  %s\n' codec threads "median/s" "min/s" "max/s" "batches fingerprint"
+  for codec in png raw; do
+    for threads in 1 2; do
+      : > "$work/rates"
+      for _ in $(seq "$runs"); do
+        t0=$(now)
+        PYTHONPATH="$build/python" /usr/bin/python3 - "$work/ds-$codec" "$work/spec.json" "$threads" \
+          > "$work/py.txt" <<'PY'
+import hashlib, json, sys
+import petprep
+path, spec, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
+loader = petprep.Loader(path, batch=8, seed=0, augment=json.load(open(spec)), threads=threads)
+fingerprint, samples = hashlib.sha256(), 0
+for _ in range(3):
+    for b in loader:
+        fingerprint.update(bytes.fromhex(b.sha256))
+        samples += b.images.shape[0]
+print(samples, fingerprint.hexdigest())
+PY
+        t1=$(now)
+        read -r n fp < "$work/py.txt"
+        awk "BEGIN {print $n / ($t1 - $t0)}" >> "$work/rates"
+      done
+      read -r med min max < <(stats < "$work/rates")
+      printf '%-8s %8d %10s %10s %10s  %s\n' "$codec" "$threads" "$med" "$min" "$max" "$fp"
+    done
+  done
+fi
