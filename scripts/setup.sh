@@ -10,7 +10,7 @@ PACKAGES=(
   libprotobuf-dev protobuf-compiler libcurl4-openssl-dev libarchive-dev libgif-dev
   libturbojpeg0-dev libjpeg62-turbo-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libbenchmark-dev libcpp-httplib-dev
-  python3-dev pybind11-dev python3-numpy python3-pytest
+  python3-dev pybind11-dev python3-numpy python3-pytest python3-protobuf
 )
 
 missing=()
