@@ -61,30 +61,6 @@ struct AugmentColorK {
   }
 };
 
-// Allocations on a runtime, freed together when this goes out of scope.
-template <typename Runtime>
-class RuntimeBuffers {
- public:
-  explicit RuntimeBuffers(Runtime* rt) : rt_(rt) {}
-  RuntimeBuffers(const RuntimeBuffers&) = delete;
-  RuntimeBuffers& operator=(const RuntimeBuffers&) = delete;
-  ~RuntimeBuffers() {
-    for (void* p : ptrs_) rt_->Free(p);
-  }
-  template <typename T>
-  Status Alloc(size_t count, T** p) {
-    void* raw = nullptr;
-    PETPREP_RETURN_IF_ERROR(rt_->Malloc(count * sizeof(T), &raw));
-    ptrs_.push_back(raw);
-    *p = static_cast<T*>(raw);
-    return Status::Ok();
-  }
-
- private:
-  Runtime* rt_;
-  std::vector<void*> ptrs_;
-};
-
 // A batch through the two kernels on `rt` (CudaRuntime or SimRuntime): one copy in of the
 // decoded samples and their parameters, one copy out of the floats and the masks.
 template <typename Runtime>

@@ -433,12 +433,13 @@ class DeviceBackend final : public Backend {
                   PadK{x.f32(), xp->f32(), static_cast<int64_t>(x.n()) * x.c(), x.h(), x.w()});
   }
 
-  // An offset table on the device, made once per (kind, a, b, c) and kept.
-  Status OffsetTable(Op op, int kind, int a, int64_t b, int64_t c, const std::vector<int64_t>& host,
+  // An offset table on the device, made by `make` the first time `key` is asked for and kept.
+  template <typename Make>
+  Status OffsetTable(Op op, const std::tuple<int, int, int64_t, int64_t>& key, Make make,
                      const int64_t** dev) {
-    const auto key = std::make_tuple(kind, a, b, c);
     auto it = offsets_.find(key);
     if (it == offsets_.end()) {
+      const std::vector<int64_t> host = make();
       auto buf = NewBuffer(host.size() * sizeof(int64_t));
       if (!buf.ok()) return OpError(op, buf.status().message());
       PETPREP_RETURN_IF_ERROR(
@@ -450,25 +451,31 @@ class DeviceBackend final : public Backend {
   }
   // off[ci * 9 + ky * 3 + kx] = ci * Hp * Wp + ky * Wp + kx (ops.cc's Offsets3x3).
   Status Offsets3x3(Op op, int channels, int hp, int wp, const int64_t** dev) {
-    const auto key = std::make_tuple(0, channels, static_cast<int64_t>(hp), int64_t{wp});
-    if (offsets_.count(key) != 0) return OffsetTable(op, 0, channels, hp, wp, {}, dev);
-    std::vector<int64_t> off(static_cast<size_t>(channels) * 9);
-    for (int c = 0; c < channels; ++c) {
-      for (int ky = 0; ky < 3; ++ky) {
-        for (int kx = 0; kx < 3; ++kx) {
-          off[c * 9 + ky * 3 + kx] = static_cast<int64_t>(c) * hp * wp + ky * wp + kx;
-        }
-      }
-    }
-    return OffsetTable(op, 0, channels, hp, wp, off, dev);
+    return OffsetTable(
+        op, std::make_tuple(0, channels, int64_t{hp}, int64_t{wp}),
+        [&] {
+          std::vector<int64_t> off(static_cast<size_t>(channels) * 9);
+          for (int c = 0; c < channels; ++c) {
+            for (int ky = 0; ky < 3; ++ky) {
+              for (int kx = 0; kx < 3; ++kx) {
+                off[c * 9 + ky * 3 + kx] = static_cast<int64_t>(c) * hp * wp + ky * wp + kx;
+              }
+            }
+          }
+          return off;
+        },
+        dev);
   }
   // off[k] = k * plane.
   Status PlaneOffsets(Op op, int planes, int64_t plane, const int64_t** dev) {
-    const auto key = std::make_tuple(1, planes, plane, int64_t{0});
-    if (offsets_.count(key) != 0) return OffsetTable(op, 1, planes, plane, 0, {}, dev);
-    std::vector<int64_t> off(static_cast<size_t>(planes));
-    for (int k = 0; k < planes; ++k) off[k] = k * plane;
-    return OffsetTable(op, 1, planes, plane, 0, off, dev);
+    return OffsetTable(
+        op, std::make_tuple(1, planes, plane, int64_t{0}),
+        [&] {
+          std::vector<int64_t> off(static_cast<size_t>(planes));
+          for (int k = 0; k < planes; ++k) off[k] = k * plane;
+          return off;
+        },
+        dev);
   }
 
   Status Dot(Op op, const float* src, int64_t src_n, const int64_t* off, int k_count, int64_t rs,

@@ -6,9 +6,12 @@
 // depends on its index alone, so the order the simulator visits them in cannot matter.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "pipeline/core/hd.h"
+#include "pipeline/core/status.h"
 
 namespace petprep::gpu {
 
@@ -55,5 +58,29 @@ PETPREP_HD_INLINE void AtomicAddU64(unsigned long long* p, unsigned long long v)
   __atomic_fetch_add(p, v, __ATOMIC_RELAXED);
 #endif
 }
+
+// Allocations on a runtime (CudaRuntime, SimRuntime), freed together when this goes out of scope.
+template <typename Runtime>
+class RuntimeBuffers {
+ public:
+  explicit RuntimeBuffers(Runtime* rt) : rt_(rt) {}
+  RuntimeBuffers(const RuntimeBuffers&) = delete;
+  RuntimeBuffers& operator=(const RuntimeBuffers&) = delete;
+  ~RuntimeBuffers() {
+    for (void* p : ptrs_) rt_->Free(p);
+  }
+  template <typename T>
+  Status Alloc(size_t count, T** p) {
+    void* raw = nullptr;
+    PETPREP_RETURN_IF_ERROR(rt_->Malloc(count * sizeof(T), &raw));
+    ptrs_.push_back(raw);
+    *p = static_cast<T*>(raw);
+    return Status::Ok();
+  }
+
+ private:
+  Runtime* rt_;
+  std::vector<void*> ptrs_;
+};
 
 }  // namespace petprep::gpu

@@ -3,6 +3,7 @@
 
 #include "gpu/cuda_common.h"
 #include "gpu/mathfn_cuda.h"
+#include "gpu/runtime_cuda.h"
 #include "pipeline/device/cuda_info.h"
 #include "pipeline/train/mathfn.h"
 
@@ -22,14 +23,15 @@ Status EvaluateOnDevice(MathFn fn, const std::vector<float>& in, std::vector<flo
   PETPREP_RETURN_IF_ERROR(RequireCudaDevice());
   const int n = static_cast<int>(in.size());
   out->assign(in.size(), 0.0f);
-  DeviceBuffers d;
-  const float* d_in = nullptr;
-  float* d_out = nullptr;
-  PETPREP_RETURN_IF_ERROR(d.Upload(in.data(), in.size(), &d_in));
+  CudaRuntime rt;
+  RuntimeBuffers<CudaRuntime> d(&rt);
+  float *d_in = nullptr, *d_out = nullptr;
+  PETPREP_RETURN_IF_ERROR(d.Alloc(in.size(), &d_in));
   PETPREP_RETURN_IF_ERROR(d.Alloc(in.size(), &d_out));
+  PETPREP_RETURN_IF_ERROR(rt.ToDevice(d_in, in.data(), in.size() * sizeof(float)));
   EvaluateKernel<<<(n + 255) / 256, 256>>>(static_cast<int>(fn), d_in, d_out, n);
   PETPREP_RETURN_IF_ERROR(LaunchStatus("math function kernel"));
-  return DownloadTo(d_out, in.size(), out->data());
+  return rt.ToHost(out->data(), d_out, in.size() * sizeof(float));
 }
 
 }  // namespace petprep::gpu

@@ -253,7 +253,6 @@ PYBIND11_MODULE(petprep, m) {
                PyErr_SetString(PyExc_ValueError, sp.status().message().c_str());
                throw py::error_already_set();
              }
-             if (batch < 1) throw py::value_error("batch must be at least 1");
              if (threads < 0) throw py::value_error("threads must be 0 (all cores) or more");
              core->augment = Value(petprep::MakeAugmentBackend(device));
              petprep::LoaderOptions o;
@@ -265,11 +264,8 @@ PYBIND11_MODULE(petprep, m) {
              o.augment = SpecOf(augment);
              o.augment_backend = core->augment.get();
              core->loader = std::make_unique<petprep::Loader>(*sp, core->reader->image_size(), o);
-             if (core->loader->batches_per_epoch() == 0) {
-               throw py::value_error("no batch would be produced: drop_last with a batch of " +
-                                     std::to_string(batch) + " and " +
-                                     std::to_string((*sp)->size()) + " records in split " + split);
-             }
+             const petprep::Status usable = core->loader->Check();
+             if (!usable.ok()) Raise(usable);
              core->seed = seed;
              core->next_step = start_step;
              return core;

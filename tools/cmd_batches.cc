@@ -39,7 +39,9 @@ int RunBatches(CommandContext& ctx) {
   app.add_flag("--drop-last", o.drop_last, "Drop each epoch's short last batch");
   app.add_option("--threads", o.threads, "Decode and augment threads (default: all cores)")
       ->check(CLI::Range(1, 1024));
-  app.add_option("--device", device, "Where augmentation runs: cpu, cuda (a GPU), cuda-sim (the CUDA kernels on the host: slow)")
+  app.add_option("--device", device,
+                 "Where augmentation runs: cpu, cuda (a GPU), cuda-sim (the CUDA kernels on the "
+                 "host: slow)")
       ->capture_default_str()
       ->check(CLI::IsMember(AugmentBackendNames()));
   app.add_option("--start-step", start_step, "Begin at this step (resume)")->capture_default_str();

@@ -89,6 +89,10 @@ class Loader {
   LoaderState StateAt(uint64_t step) const;
   uint64_t StepOf(const LoaderState& state) const;
 
+  // Whether these options make batches: an empty split, a batch below 1 or a drop_last that
+  // leaves none is kInvalidArgument naming it (what Open refuses).
+  Status Check() const;
+
   // The batches of steps [first, end), in order, with up to `prefetch` (>= 1) finished
   // batches waiting. An error here: the options make no batch (an empty split, drop_last).
   // REQUIRES: the loader outlives the stream.
@@ -96,7 +100,6 @@ class Loader {
 
  private:
   friend class BatchStream;
-  Status Check() const;
   // Produces the batches of steps [first, end) in order, handing each to `sink`; stops at
   // the first error (of a record, of the sink, or an interrupt).
   Status Run(uint64_t first, uint64_t end, const std::function<Status(Batch&)>& sink) const;
