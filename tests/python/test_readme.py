@@ -8,24 +8,22 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def from_python_example():
+    """(the block's script without its `# ` lines, those lines: the output it shows)."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     section = text.split("## From Python", 1)[1].split("\n## ", 1)[0]
     block = re.search(r"```sh\n(.*?)```", section, re.S).group(1)
-    lines = [l for l in block.splitlines() if l.strip()]
-    commands = [l for l in lines if not l.startswith("#")]
+    lines = block.splitlines()
+    script = "\n".join(l for l in lines if not l.startswith("# "))
     expected = [l[2:] for l in lines if l.startswith("# ")]
-    return commands, expected
+    return script, expected
 
 
 def test_the_readme_example_runs_as_written():
-    commands, expected = from_python_example()
-    assert commands, "README's From Python section has no command"
+    script, expected = from_python_example()
+    assert script.strip() and expected, "README's From Python section has no example"
     build = os.environ.get("PETPREP_BUILD_DIR")
-    out = []
-    for command in commands:
-        if build and os.path.abspath(build) != str(ROOT / "build"):
-            command = command.replace("build/python", os.path.join(build, "python"))
-        r = subprocess.run(["bash", "-c", command], cwd=ROOT, capture_output=True, text=True)
-        assert r.returncode == 0, r.stderr
-        out += r.stdout.splitlines()
-    assert out == expected
+    if build and os.path.abspath(build) != str(ROOT / "build"):
+        script = re.sub(r"(?<![\w/.])build/", os.path.abspath(build) + "/", script)
+    r = subprocess.run(["bash", "-e", "-c", script], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == expected
