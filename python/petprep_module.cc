@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -141,26 +142,40 @@ petprep::AugmentSpec SpecOf(const py::object& augment) {
   throw py::error_already_set();
 }
 
-// What a Python Loader owns: the dataset, the C++ loader and its augmentation backend, and the
-// next step to yield.
+// What a Python Loader owns: the dataset, the C++ loader and its augmentation backend, the
+// next step to yield, and one batch stream that runs on across epochs (so
+// decoding goes on between one epoch's iteration and the next), reopened only when the
+// position moves (load_state_dict).
 struct LoaderCore {
   std::shared_ptr<petprep::DatasetReader> reader;
   std::unique_ptr<petprep::AugmentBackend> augment;
   std::unique_ptr<petprep::Loader> loader;
+  py::object namespace_type = py::module_::import("types").attr("SimpleNamespace");
   uint64_t seed = 0;
   uint64_t next_step = 0;
+  std::unique_ptr<petprep::BatchStream> stream;
+  uint64_t stream_next = 0;  // the step `stream` gives next
+  bool busy = false;         // a thread is waiting on `stream` with the GIL released
+
+  ~LoaderCore() {
+    py::gil_scoped_release free_python;  // the stream's producer may be waiting to finish
+    stream.reset();
+  }
 };
 
-// A batch handed to Python: its images without a copy (the array keeps the batch alive).
-py::object ToPython(std::unique_ptr<petprep::Batch> b) {
+// A batch handed to Python: its images without a copy (the array keeps the batch alive), its
+// masks widened to int64 (what PyTorch's losses take).
+py::object ToPython(const LoaderCore& core, std::unique_ptr<petprep::Batch> b) {
   const py::ssize_t n = b->size(), side = b->side;
   petprep::Batch* raw = b.release();
   py::capsule owner(raw, [](void* p) { delete static_cast<petprep::Batch*>(p); });
   py::array_t<float> images({n, py::ssize_t{3}, side, side}, raw->images.data(), owner);
   py::array_t<int64_t> masks({n, side, side});
-  int64_t* m = masks.mutable_data();
-  for (size_t i = 0; i < raw->masks.size(); ++i) m[i] = raw->masks[i];
-  py::object batch = py::module_::import("types").attr("SimpleNamespace")();
+  {
+    py::gil_scoped_release free_python;
+    std::copy(raw->masks.begin(), raw->masks.end(), masks.mutable_data());
+  }
+  py::object batch = core.namespace_type();
   batch.attr("images") = images;
   batch.attr("masks") = masks;
   batch.attr("pet_ids") = py::cast(raw->pet_ids);
@@ -174,29 +189,39 @@ py::object ToPython(std::unique_ptr<petprep::Batch> b) {
 struct EpochIterator {
   std::shared_ptr<LoaderCore> core;
   uint64_t end = 0;
-  std::unique_ptr<petprep::BatchStream> stream;
 
   py::object Next() {
-    if (core->next_step >= end) throw py::stop_iteration();
-    if (stream == nullptr) {
-      stream = Value(core->loader->Open(core->next_step, end));
+    LoaderCore& c = *core;
+    if (c.next_step >= end) throw py::stop_iteration();
+    if (c.busy) throw std::runtime_error("petprep.Loader: already in use by another thread");
+    if (c.stream == nullptr || c.stream_next != c.next_step) {
+      {
+        py::gil_scoped_release free_python;
+        c.stream.reset();
+      }
+      const uint64_t endless = c.loader->batches_per_epoch() * uint64_t{UINT32_MAX};
+      c.stream = Value(c.loader->Open(c.next_step, endless));
+      c.stream_next = c.next_step;
     }
     auto b = std::make_unique<petprep::Batch>();
     petprep::Status status;
     bool more = false;
+    c.busy = true;
     {
       py::gil_scoped_release free_python;
-      auto r = stream->Next(b.get());
+      auto r = c.stream->Next(b.get());
       if (r.ok()) {
         more = *r;
       } else {
         status = r.status();
       }
     }
+    c.busy = false;
     if (!status.ok()) Raise(status);
     if (!more) throw py::stop_iteration();
-    core->next_step = b->step + 1;
-    return ToPython(std::move(b));
+    c.next_step = b->step + 1;
+    c.stream_next = c.next_step;
+    return ToPython(c, std::move(b));
   }
 };
 
@@ -277,7 +302,7 @@ PYBIND11_MODULE(petprep, m) {
       .def("__iter__",
            [](const std::shared_ptr<LoaderCore>& c) {
              const uint64_t bpe = c->loader->batches_per_epoch();
-             return EpochIterator{c, (c->next_step / bpe + 1) * bpe, nullptr};
+             return EpochIterator{c, (c->next_step / bpe + 1) * bpe};
            })
       .def_property_readonly(
           "step", [](const LoaderCore& c) { return c.next_step; },

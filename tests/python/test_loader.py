@@ -106,3 +106,25 @@ def test_bad_input_is_named(dataset, tmp_path):
         petprep.Loader(str(dataset), device="tpu")
     with pytest.raises(ValueError):
         petprep.Loader(str(dataset), batch=10000, drop_last=True)
+
+
+def test_kept_batches_keep_their_own_masks(dataset):
+    # Mask buffers are reused once Python frees a batch: a batch still held keeps its own.
+    kept = list(petprep.Loader(str(dataset), batch=4, seed=2))
+    fresh = [(b.masks.copy(), b.images.copy()) for b in petprep.Loader(str(dataset), batch=4, seed=2)]
+    assert len(kept) == len(fresh) > 4
+    for k, (masks, images) in zip(kept, fresh):
+        assert np.array_equal(k.masks, masks) and np.array_equal(k.images, images)
+    assert len({k.masks.ctypes.data for k in kept}) == len(kept)
+
+
+def test_epochs_run_on_and_a_loaded_state_moves_the_stream(dataset):
+    loader = petprep.Loader(str(dataset), batch=4, seed=4, threads=2)
+    whole = cli_batches(dataset, "--seed", 4, "--batch", 4, "--epochs", 3)
+    first = rows(loader)
+    second = rows(loader)
+    loader.load_state_dict({"seed": 4, "epoch": 0, "position": 8})
+    again = rows(loader)  # back to step 2 of epoch 0: the rest of that epoch
+    assert first + second == whole[: 2 * len(first)]
+    assert again == whole[2 : len(first)]
+    assert rows(loader) == whole[len(first) : 2 * len(first)]
