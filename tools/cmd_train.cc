@@ -68,11 +68,18 @@ int RunTrain(CommandContext& ctx) {
   app.add_option("--keep", o.keep_checkpoints, "Step checkpoints to keep")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
+  app.add_option("--trace-steps", o.trace_steps,
+                 "For steps A to B (as metrics.jsonl numbers them), the SHA-256 of every op's "
+                 "output and gradient in execution order, in RUN/trace.txt (for petprep diff)")
+      ->type_name("A:B");
+  app.add_flag("--trace-tensors", o.trace_tensors,
+               "With --trace-steps, keep those tensors too (RUN/trace/step-N/OP.KIND.npy)");
   app.add_flag("--resume", o.resume, "Continue the run in --out from its newest checkpoint");
   int rc;
   if (!ParseArgs(app, ctx, &rc)) return rc;
-  for (const char* name : {"data", "seed", "epochs", "steps-per-epoch", "batch", "lr", "loss",
-                           "widths", "dropout", "hash-every", "device"}) {
+  for (const char* name :
+       {"data", "seed", "epochs", "steps-per-epoch", "batch", "lr", "loss", "widths", "dropout",
+        "hash-every", "device", "trace-steps", "trace-tensors"}) {
     if (app.count(std::string("--") + name) > 0) o.given.insert(name);
   }
   if (!o.resume && o.data.empty()) {

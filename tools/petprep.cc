@@ -30,6 +30,10 @@ const std::vector<Command> kCommands = {
     {"eval", "a training run's metrics on a split (mean IoU, per-class IoU, F1, accuracy)",
      RunEval},
     {"predict", "segment images with a run's weights: mask and overlay PNGs", RunPredict},
+    {"diff",
+     "whether two training runs are the same, and if not the first step and op where "
+     "they part",
+     RunDiff},
     {"selftest", "check that this machine computes petprep's canonical training arithmetic",
      RunSelftest},
     {"env", "print versions, build flags, CPU and CUDA devices (the provenance block)", RunEnv},

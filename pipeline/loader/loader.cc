@@ -22,17 +22,20 @@ Sha256Digest SampleDigest(const float* image, size_t image_floats, const uint8_t
   return h.Finish();
 }
 
-Sha256Digest Batch::Digest() const {
+std::vector<Sha256Digest> Batch::SampleDigests() const {
   const size_t n = static_cast<size_t>(size());
-  std::vector<Sha256Digest> digests = sample_digests;
-  if (digests.size() != n) {
-    const size_t px = static_cast<size_t>(side) * side;
-    digests.clear();
-    for (size_t i = 0; i < n; ++i) {
-      digests.push_back(
-          SampleDigest(images.data() + i * 3 * px, 3 * px, masks.data() + i * px, px, pet_ids[i]));
-    }
+  if (sample_digests.size() == n) return sample_digests;
+  std::vector<Sha256Digest> digests;
+  const size_t px = static_cast<size_t>(side) * side;
+  for (size_t i = 0; i < n; ++i) {
+    digests.push_back(
+        SampleDigest(images.data() + i * 3 * px, 3 * px, masks.data() + i * px, px, pet_ids[i]));
   }
+  return digests;
+}
+
+Sha256Digest Batch::Digest() const {
+  const std::vector<Sha256Digest> digests = SampleDigests();
   Sha256 h;
   for (const Sha256Digest& d : digests) h.Update(d.data(), d.size());
   return h.Finish();

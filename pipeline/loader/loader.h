@@ -63,6 +63,8 @@ struct Batch {
   int size() const { return static_cast<int>(pet_ids.size()); }
   // SHA-256 of the concatenated sample digests (computed here when they are missing).
   Sha256Digest Digest() const;
+  // The sample digests (computed here when they are missing).
+  std::vector<Sha256Digest> SampleDigests() const;
 };
 
 // The digest of one sample, as Batch::sample_digests holds it.

@@ -213,6 +213,11 @@ Status ResolveResumedRun(const Json& config, const std::string& config_path, Tra
   if (o->given.count("data") == 0) from.data = config.value("data", "");
   if (o->given.count("hash-every") == 0)
     from.hash_every = config.value("hash_every", o->hash_every);
+  if (o->given.count("trace-steps") == 0 && o->given.count("trace-tensors") == 0 &&
+      config.contains("trace") && config["trace"].is_object()) {
+    from.trace_steps = config["trace"].value("steps", "");
+    from.trace_tensors = config["trace"].value("tensors", false);
+  }
   *o = from;
   return Status::Ok();
 }

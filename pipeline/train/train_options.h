@@ -42,6 +42,8 @@ struct TrainOptions {
   std::string device = "cpu";  // the ops backend: cpu, cuda-sim, cuda; never changes a result
   uint64_t hash_every = 10;    // the weights' SHA-256 in metrics.jsonl every K steps
   uint64_t max_steps = 0;      // stop (with a checkpoint) when the global step reaches it
+  std::string trace_steps;     // "A:B": every op's result of those steps in RUN/trace.txt
+  bool trace_tensors = false;  // and the tensors themselves under RUN/trace/
   int keep_checkpoints = 3;
   bool resume = false;
   bool quiet = false;
@@ -61,7 +63,8 @@ Status ApplyConfigFile(const std::string& path, TrainOptions* o, std::vector<std
 Status ResolveNewRun(TrainOptions* o, AugmentSpec* spec, std::vector<std::string>* notes);
 
 // A resumed run's options: its own from `config` (config.json, read from `config_path`), with a
-// note for each command-line option a resume ignores; --data and --hash-every may be given, and
+// note for each command-line option a resume ignores; --data, --hash-every and --trace-steps /
+// --trace-tensors may be given (the run's own otherwise), and
 // --device switches the device (with a note); without it the run's last device is used.
 Status ResolveResumedRun(const nlohmann::ordered_json& config, const std::string& config_path,
                          TrainOptions* o, AugmentSpec* spec, std::vector<std::string>* notes);

@@ -19,6 +19,7 @@
 #include "pipeline/train/float_env.h"
 #include "pipeline/train/optim.h"
 #include "pipeline/train/run_folder.h"
+#include "pipeline/train/trace.h"
 #include "pipeline/train/unet.h"
 
 namespace petprep {
@@ -67,13 +68,42 @@ class Training {
  private:
   // Options: a new run's from the command line and its files, a resumed run's from config.json.
   Status ResolveOptions() {
-    if (!o_.resume) return ResolveNewRun(&o_, &spec_, &result_->notes);
-    if (!folder_.HasConfig()) {
-      return Status::NotFound(folder_.config_path() +
-                              ": nothing to resume (run without --resume to start " + o_.out + ")");
+    if (!o_.resume) {
+      PETPREP_RETURN_IF_ERROR(ResolveNewRun(&o_, &spec_, &result_->notes));
+    } else {
+      if (!folder_.HasConfig()) {
+        return Status::NotFound(folder_.config_path() +
+                                ": nothing to resume (run without --resume " + "to start " +
+                                o_.out + ")");
+      }
+      PETPREP_RETURN_IF_ERROR(folder_.ReadConfig(&config_));
+      PETPREP_RETURN_IF_ERROR(
+          ResolveResumedRun(config_, folder_.config_path(), &o_, &spec_, &result_->notes));
     }
-    PETPREP_RETURN_IF_ERROR(folder_.ReadConfig(&config_));
-    return ResolveResumedRun(config_, folder_.config_path(), &o_, &spec_, &result_->notes);
+    return ResolveTrace();
+  }
+
+  // --trace-steps / --trace-tensors, and the test-only fault switch (trace.h).
+  Status ResolveTrace() {
+    TraceSpec spec;
+    if (!o_.trace_steps.empty()) {
+      auto parsed = TraceSpec::Parse(o_.trace_steps);
+      if (!parsed.ok()) return parsed.status();
+      spec = *parsed;
+    } else if (o_.trace_tensors) {
+      return Status::InvalidArgument("--trace-tensors needs --trace-steps A:B (which steps)");
+    }
+    spec.tensors = o_.trace_tensors;
+    auto fault = FaultSpec::FromEnvironment();
+    if (!fault.ok()) return fault.status();
+    if (fault->enabled()) {
+      result_->notes.push_back("PETPREP_FAULT=\"" + fault->ToString() +
+                               "\": a test-only fault changes one op's result; this run's "
+                               "numbers are not petprep's");
+    }
+    trace_ = std::make_unique<OpTrace>(o_.out, spec, *fault);
+    if (!trace_->wanted()) trace_.reset();
+    return Status::Ok();
   }
 
   Status OpenDataset() {
@@ -127,6 +157,7 @@ class Training {
     mc.dropout = o_.dropout;
     net_ = std::make_unique<UNet>(mc, backend_);
     PETPREP_RETURN_IF_ERROR(arena_->execute([&] { return net_->Init(o_.seed); }));
+    net_->SetTrace(trace_.get());
     training_ = TrainingJson(o_, spec_, per_epoch_, side_, dataset_->fingerprint());
     state_.config_json = training_.dump();
     state_.dataset_fingerprint = dataset_->fingerprint();
@@ -141,6 +172,9 @@ class Training {
     config["training"] = training_;
     config["data"] = o_.data;
     config["hash_every"] = o_.hash_every;
+    if (!o_.trace_steps.empty()) {
+      config["trace"] = Json{{"steps", o_.trace_steps}, {"tensors", o_.trace_tensors}};
+    }
     config["config_file"] = o_.config_path.empty() ? Json() : Json(o_.config_path);
     config["notes"] = result_->notes;
     config["provenance"] = ProvenanceJson(CollectProvenance());
@@ -150,7 +184,10 @@ class Training {
 
   // Where a stretch of the run's steps ran, from `step` on: config.json's "segments".
   Json Segment(uint64_t step) const {
-    return Json{{"from_step", step}, {"device", o_.device}, {"describe", result_->device}};
+    return Json{{"from_step", step},
+                {"device", o_.device},
+                {"describe", result_->device},
+                {"threads", arena_->max_concurrency()}};
   }
 
   // A resumed run's new segment, recorded in config.json before its first step.
@@ -171,6 +208,7 @@ class Training {
       result_->notes.push_back(folder_.checkpoints_dir() +
                                ": no checkpoint yet; the run starts again from step 0");
       PETPREP_RETURN_IF_ERROR(RecordSegment());
+      if (trace_ != nullptr) PETPREP_RETURN_IF_ERROR(trace_->TruncateAfter(0));
       return folder_.ClearMetrics();
     }
     const std::string& newest = list.back().second;
@@ -193,6 +231,7 @@ class Training {
     if (last_validation.is_object()) {
       result_->validation = MetricsSummary::FromJson(last_validation);
     }
+    if (trace_ != nullptr) PETPREP_RETURN_IF_ERROR(trace_->TruncateAfter(state_.step));
     return RecordSegment();
   }
 
@@ -242,10 +281,17 @@ class Training {
                                   " (0 pet, 1 background, 2 border expected)");
       }
     }
+    if (trace_ != nullptr) trace_->BeginStep(state_.step + 1);
+    auto note = [&](const std::string& op, const char* kind, DeviceTensor* t) {
+      return trace_ != nullptr ? trace_->Note(op, kind, t) : Status::Ok();
+    };
     PETPREP_RETURN_IF_ERROR(UploadBatch(backend_, b, &batch_));
+    PETPREP_RETURN_IF_ERROR(note("input", "forward", &batch_.images));
     const DeviceTensor* logits = nullptr;
     PETPREP_RETURN_IF_ERROR(net_->Forward(batch_.images, true, o_.seed, state_.step, &logits));
     PETPREP_RETURN_IF_ERROR(LossOf(backend_, o_.loss, *logits, batch_.labels, &loss_, &dlogits_));
+    PETPREP_RETURN_IF_ERROR(note("loss", "forward", &loss_));
+    PETPREP_RETURN_IF_ERROR(note("loss", "backward", &dlogits_));
     auto loss_or = backend_->ReadScalar(loss_);
     if (!loss_or.ok()) return loss_or.status();
     const float loss = *loss_or;
@@ -256,6 +302,14 @@ class Training {
     PETPREP_RETURN_IF_ERROR(net_->Backward(dlogits_));
     PETPREP_RETURN_IF_ERROR(AdamStep(backend_, AdamOptions{o_.lr}, state_.step + 1, net_->Params(),
                                      net_->Grads(), &slots_));
+    if (trace_ != nullptr && trace_->active()) {
+      const std::vector<std::string> names = net_->ParamNames();
+      const std::vector<DeviceTensor*> params = net_->Params();
+      for (size_t i = 0; i < params.size(); ++i) {
+        PETPREP_RETURN_IF_ERROR(note(names[i], "update", params[i]));
+      }
+    }
+    if (trace_ != nullptr) PETPREP_RETURN_IF_ERROR(trace_->EndStep());
     ++state_.step;
     result_->last_loss = loss;
     Json line;
@@ -264,6 +318,10 @@ class Training {
     line["loss"] = loss;
     line["lr"] = o_.lr;
     line["batch_sha256"] = ToHex(b.Digest());
+    line["pet_ids"] = b.pet_ids;
+    Json samples = Json::array();
+    for (const Sha256Digest& d : b.SampleDigests()) samples.push_back(ToHex(d).substr(0, 16));
+    line["sample_sha256"] = samples;
     if ((o_.hash_every > 0 && state_.step % o_.hash_every == 0) || state_.step == total_) {
       auto digest = net_->WeightsDigest();
       if (!digest.ok()) return digest.status();
@@ -393,6 +451,7 @@ class Training {
   std::unique_ptr<Backend> own_backend_;
   std::unique_ptr<tbb::task_arena> arena_;
   std::unique_ptr<UNet> net_;
+  std::unique_ptr<OpTrace> trace_;  // null: no trace and no fault
   std::vector<DeviceAdamSlot> slots_;
   DeviceBatch batch_;
   DeviceTensor loss_, dlogits_;

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "pipeline/train/optim.h"
+#include "pipeline/train/trace.h"
 
 namespace petprep {
 
@@ -21,6 +22,7 @@ UNet::UNet(UNetConfig config, Backend* backend) : config_(std::move(config)), ba
     b.channels = c;
   };
   auto block = [&](Block& b, const std::string& name, int ci, int co) {
+    b.name = name;
     conv(b.c1, name + ".conv1", {co, ci, 3, 3}, 0);
     bn(b.b1, name + ".bn1", co);
     conv(b.c2, name + ".conv2", {co, co, 3, 3}, 0);
@@ -211,10 +213,17 @@ Result<Sha256Digest> UNet::WeightsDigest() {
   return h.Finish();
 }
 
+bool UNet::Tracing() const { return trace_ != nullptr && trace_->active(); }
+
+Status UNet::Note(const std::string& op, const char* kind, DeviceTensor* t) {
+  return Tracing() ? trace_->Note(op, kind, t) : Status::Ok();
+}
+
 Status UNet::BlockForward(Block& b, const DeviceTensor& x, bool train) {
   Backend& be = *backend_;
   b.in = &x;
   PETPREP_RETURN_IF_ERROR(be.Conv3x3Forward(*b.in, b.c1.w, nullptr, &b.a1));
+  PETPREP_RETURN_IF_ERROR(Note(b.c1.name, "forward", &b.a1));
   if (train) {
     PETPREP_RETURN_IF_ERROR(be.BatchNormForwardTrain(b.a1, b.b1.gamma, b.b1.beta, &b.b1.mean,
                                                      &b.b1.var, &b.bn_out, &b.b1.saved));
@@ -222,8 +231,11 @@ Status UNet::BlockForward(Block& b, const DeviceTensor& x, bool train) {
     PETPREP_RETURN_IF_ERROR(
         be.BatchNormForwardEval(b.a1, b.b1.gamma, b.b1.beta, b.b1.mean, b.b1.var, &b.bn_out));
   }
+  PETPREP_RETURN_IF_ERROR(Note(b.b1.name, "forward", &b.bn_out));
   PETPREP_RETURN_IF_ERROR(be.ReluForward(b.bn_out, &b.r1));
+  PETPREP_RETURN_IF_ERROR(Note(b.name + ".relu1", "forward", &b.r1));
   PETPREP_RETURN_IF_ERROR(be.Conv3x3Forward(b.r1, b.c2.w, nullptr, &b.a2));
+  PETPREP_RETURN_IF_ERROR(Note(b.c2.name, "forward", &b.a2));
   if (train) {
     PETPREP_RETURN_IF_ERROR(be.BatchNormForwardTrain(b.a2, b.b2.gamma, b.b2.beta, &b.b2.mean,
                                                      &b.b2.var, &b.bn_out, &b.b2.saved));
@@ -231,19 +243,27 @@ Status UNet::BlockForward(Block& b, const DeviceTensor& x, bool train) {
     PETPREP_RETURN_IF_ERROR(
         be.BatchNormForwardEval(b.a2, b.b2.gamma, b.b2.beta, b.b2.mean, b.b2.var, &b.bn_out));
   }
-  return be.ReluForward(b.bn_out, &b.out);
+  PETPREP_RETURN_IF_ERROR(Note(b.b2.name, "forward", &b.bn_out));
+  PETPREP_RETURN_IF_ERROR(be.ReluForward(b.bn_out, &b.out));
+  return Note(b.name + ".relu2", "forward", &b.out);
 }
 
 Status UNet::BlockBackward(Block& b, const DeviceTensor& dout, DeviceTensor* din) {
   Backend& be = *backend_;
   PETPREP_RETURN_IF_ERROR(be.ReluBackward(b.out, dout, &b.d));
+  PETPREP_RETURN_IF_ERROR(Note(b.name + ".relu2", "backward", &b.d));
   PETPREP_RETURN_IF_ERROR(
       be.BatchNormBackward(b.d, b.b2.gamma, b.b2.saved, &b.dbn, &b.b2.dgamma, &b.b2.dbeta));
+  PETPREP_RETURN_IF_ERROR(Note(b.b2.name, "backward", &b.dbn));
   PETPREP_RETURN_IF_ERROR(be.Conv3x3Backward(b.r1, b.c2.w, b.dbn, &b.d, &b.c2.dw, nullptr));
+  PETPREP_RETURN_IF_ERROR(Note(b.c2.name, "backward", &b.d));
   PETPREP_RETURN_IF_ERROR(be.ReluBackward(b.r1, b.d, &b.d));
+  PETPREP_RETURN_IF_ERROR(Note(b.name + ".relu1", "backward", &b.d));
   PETPREP_RETURN_IF_ERROR(
       be.BatchNormBackward(b.d, b.b1.gamma, b.b1.saved, &b.dbn, &b.b1.dgamma, &b.b1.dbeta));
-  return be.Conv3x3Backward(*b.in, b.c1.w, b.dbn, din, &b.c1.dw, nullptr);
+  PETPREP_RETURN_IF_ERROR(Note(b.b1.name, "backward", &b.dbn));
+  PETPREP_RETURN_IF_ERROR(be.Conv3x3Backward(*b.in, b.c1.w, b.dbn, din, &b.c1.dw, nullptr));
+  return din != nullptr ? Note(b.c1.name, "backward", din) : Status::Ok();
 }
 
 Status UNet::Forward(const DeviceTensor& x, bool train, uint64_t seed, uint64_t step,
@@ -253,23 +273,28 @@ Status UNet::Forward(const DeviceTensor& x, bool train, uint64_t seed, uint64_t 
   PETPREP_RETURN_IF_ERROR(BlockForward(enc_[0], x, train));
   for (int i = 1; i < levels; ++i) {
     PETPREP_RETURN_IF_ERROR(be.MaxPoolForward(enc_[i - 1].out, &pooled_[i - 1], &argmax_[i - 1]));
+    PETPREP_RETURN_IF_ERROR(Note("pool" + std::to_string(i), "forward", &pooled_[i - 1]));
     PETPREP_RETURN_IF_ERROR(BlockForward(enc_[i], pooled_[i - 1], train));
   }
   const DeviceTensor* y = &enc_[levels - 1].out;
   dropout_used_ = train ? config_.dropout : 0.0f;
   if (dropout_used_ > 0.0f) {
     PETPREP_RETURN_IF_ERROR(be.DropoutForward(*y, dropout_used_, seed, step, 0, &dropped_, &keep_));
+    PETPREP_RETURN_IF_ERROR(Note("dropout", "forward", &dropped_));
     y = &dropped_;
   }
   for (int i = levels - 2; i >= 0; --i) {
     Up& u = up_[i];
     u.in = y;
     PETPREP_RETURN_IF_ERROR(be.ConvT2x2Forward(*u.in, u.t.w, &u.t.b, &u.up));
+    PETPREP_RETURN_IF_ERROR(Note(u.t.name, "forward", &u.up));
     PETPREP_RETURN_IF_ERROR(be.ConcatForward(u.up, enc_[i].out, &u.cat));
+    PETPREP_RETURN_IF_ERROR(Note("cat" + std::to_string(i + 1), "forward", &u.cat));
     PETPREP_RETURN_IF_ERROR(BlockForward(dec_[i], u.cat, train));
     y = &dec_[i].out;
   }
   PETPREP_RETURN_IF_ERROR(be.Conv1x1Forward(*y, head_.w, &head_.b, &logits_));
+  PETPREP_RETURN_IF_ERROR(Note(head_.name, "forward", &logits_));
   *logits = &logits_;
   return Status::Ok();
 }
@@ -279,26 +304,39 @@ Status UNet::Backward(const DeviceTensor& dlogits) {
   const int levels = static_cast<int>(enc_.size());
   PETPREP_RETURN_IF_ERROR(be.Conv1x1Backward(levels > 1 ? dec_[0].out : enc_[0].out, head_.w,
                                              dlogits, &d_, &head_.dw, &head_.db));
+  PETPREP_RETURN_IF_ERROR(Note(head_.name, "backward", &d_));
   // dskip_[i]: the gradient reaching encoder level i's output through its skip connection.
   for (int i = 0; i <= levels - 2; ++i) {
     Up& u = up_[i];
     PETPREP_RETURN_IF_ERROR(BlockBackward(dec_[i], d_, &u.dcat));
     PETPREP_RETURN_IF_ERROR(be.ConcatBackward(u.dcat, u.up.c(), &u.dup, &dskip_[i]));
+    PETPREP_RETURN_IF_ERROR(Note("cat" + std::to_string(i + 1), "backward", &u.dup));
     PETPREP_RETURN_IF_ERROR(be.ConvT2x2Backward(*u.in, u.t.w, u.dup, &d_, &u.t.dw, &u.t.db));
+    PETPREP_RETURN_IF_ERROR(Note(u.t.name, "backward", &d_));
   }
   if (dropout_used_ > 0.0f) {
     PETPREP_RETURN_IF_ERROR(be.DropoutBackward(d_, dropout_used_, keep_, &d_));
+    PETPREP_RETURN_IF_ERROR(Note("dropout", "backward", &d_));
   }
   for (int i = levels - 1; i >= 0; --i) {
     // d_ holds the gradient from the level below (through the pool); add the skip's.
-    if (i < levels - 1) PETPREP_RETURN_IF_ERROR(be.Add(dskip_[i], d_, &d_));
+    if (i < levels - 1) {
+      PETPREP_RETURN_IF_ERROR(be.Add(dskip_[i], d_, &d_));
+      PETPREP_RETURN_IF_ERROR(Note("skip" + std::to_string(i + 1), "backward", &d_));
+    }
     PETPREP_RETURN_IF_ERROR(BlockBackward(enc_[i], d_, i > 0 ? &din_ : nullptr));
     if (i > 0) {
       PETPREP_RETURN_IF_ERROR(
           be.MaxPoolBackward(enc_[i - 1].out.shape(), din_, argmax_[i - 1], &d_));
+      PETPREP_RETURN_IF_ERROR(Note("pool" + std::to_string(i), "backward", &d_));
     }
   }
-  return Status::Ok();
+  if (!Tracing()) return Status::Ok();
+  Status s;
+  VisitParams(*this, [&](const std::string& name, DeviceTensor&, DeviceTensor& g, const Shape&) {
+    if (s.ok()) s = Note(name, "grad", &g);
+  });
+  return s;
 }
 
 }  // namespace petprep

@@ -24,6 +24,8 @@
 
 namespace petprep {
 
+class OpTrace;
+
 struct UNetConfig {
   std::vector<int> widths = {16, 32, 64, 128};
   int in_channels = 3;
@@ -50,6 +52,11 @@ class UNet {
                  const DeviceTensor** logits);
   // Gradients of every parameter from dlogits, after a training-mode Forward.
   Status Backward(const DeviceTensor& dlogits);
+
+  // Every op's result goes to `trace` while it is active (trace.h): forward outputs
+  // "<layer> forward", input gradients "<layer> backward", parameter gradients "<param> grad".
+  // Null: none. REQUIRES: trace outlives its use here.
+  void SetTrace(OpTrace* trace) { trace_ = trace; }
 
   const UNetConfig& config() const { return config_; }
   Backend* backend() const { return backend_; }
@@ -83,6 +90,7 @@ class UNet {
     BatchNormSaved saved;
   };
   struct Block {  // [conv3x3 -> BN -> ReLU] x2
+    std::string name;
     Conv c1, c2;
     Bn b1, b2;
     const DeviceTensor* in = nullptr;  // the block's input (the caller's x or a tensor here)
@@ -100,6 +108,9 @@ class UNet {
   template <typename Net, typename F>
   friend void VisitBuffers(Net& net, F f);
 
+  bool Tracing() const;
+  // Records t as `op`'s result while a trace is active.
+  Status Note(const std::string& op, const char* kind, DeviceTensor* t);
   Status BlockForward(Block& b, const DeviceTensor& x, bool train);
   // d(input) of the block from d(output); din null: not needed.
   Status BlockBackward(Block& b, const DeviceTensor& dout, DeviceTensor* din);
@@ -113,6 +124,7 @@ class UNet {
   Conv head_;
   DeviceTensor dropped_, keep_, logits_, d_, din_;
   float dropout_used_ = 0.0f;
+  OpTrace* trace_ = nullptr;
 };
 
 }  // namespace petprep
