@@ -78,6 +78,18 @@ TEST_F(RunDiffTest, AnotherSeedPartsAtTheFirstStepInTheBatches) {
   EXPECT_NE(r.out.find("\ndifferent\n"), std::string::npos) << r.out;
 }
 
+TEST_F(RunDiffTest, OtherAugmentationNamesTheSampleWhoseBytesDiffer) {
+  ASSERT_TRUE(WriteFileAtomic(Run("bright.json"), R"({"flip_p": 0.5, "brightness": 0.3})").ok());
+  const testing::CommandResult r =
+      Diff(Train("aug-a", ""), Train("aug-b", "--augment " + Run("bright.json")));
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("  augment.brightness: 0.0 vs 0.3"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("first difference: step 1: batches differ (sample 0 (pet "),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("the same pet, other bytes, the augmentation)"), std::string::npos) << r.out;
+}
+
 TEST_F(RunDiffTest, AnotherLearningRateIsNamedAndTheLossPartsAtStepTwo) {
   const testing::CommandResult r = Diff(Train("lr-a", ""), Train("lr-b", "--lr 0.002"));
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
