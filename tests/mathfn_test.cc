@@ -63,6 +63,42 @@ TEST(MathFnTest, LogWithinOneUlp) {
   EXPECT_TRUE(std::isnan(PetLog(-1.0f)));
 }
 
+// Doubles: ulps against glibc's exp and log (correctly rounded in nearly all cases).
+int64_t UlpsD(double a, double b) {
+  int64_t ia = static_cast<int64_t>(DoubleToBits(a)), ib = static_cast<int64_t>(DoubleToBits(b));
+  if (ia < 0) ia = INT64_MIN - ia;
+  if (ib < 0) ib = INT64_MIN - ib;
+  return ia > ib ? ia - ib : ib - ia;
+}
+
+TEST(MathFnTest, DoubleExpAndLogWithinOneUlp) {
+  int64_t worst_exp = 0, worst_log = 0;
+  double exp_at = 0, log_at = 0;
+  for (int i = 0; i <= 1000000; ++i) {
+    const double x = -700.0 + 1400.0 * (i / 1000000.0);
+    const int64_t u = UlpsD(PetExpD(x), std::exp(x));
+    if (u > worst_exp) worst_exp = u, exp_at = x;
+    const double y = std::exp(-690.0 + 1400.0 * (i / 1000000.0));  // 1e-300 .. 1e308
+    const int64_t v = UlpsD(PetLogD(y), std::log(y));
+    if (v > worst_log) worst_log = v, log_at = y;
+  }
+  for (int i = 0; i <= 1000000; ++i) {  // near 1, where log is small
+    const double y = 0.5 + i / 1000000.0;
+    const int64_t v = UlpsD(PetLogD(y), std::log(y));
+    if (v > worst_log && y != 1.0) worst_log = v, log_at = y;
+  }
+  std::printf("double exp: worst %lld ulp at %.17g; log: worst %lld ulp at %.17g\n",
+              static_cast<long long>(worst_exp), exp_at, static_cast<long long>(worst_log), log_at);
+  EXPECT_LE(worst_exp, 1);
+  EXPECT_LE(worst_log, 1);
+  EXPECT_EQ(PetExpD(0.0), 1.0);
+  EXPECT_EQ(PetLogD(1.0), 0.0);
+  EXPECT_EQ(PetExpD(-800.0), 0.0);
+  EXPECT_TRUE(std::isinf(PetExpD(800.0)));
+  EXPECT_TRUE(std::isinf(PetLogD(0.0)) && PetLogD(0.0) < 0);
+  EXPECT_TRUE(std::isnan(PetLogD(-1.0)));
+}
+
 TEST(MathFnTest, SigmoidAndTanhWithinTwoUlps) {
   float at = 0;
   int64_t s = WorstUlps(

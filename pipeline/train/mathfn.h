@@ -104,4 +104,87 @@ PETPREP_HD_INLINE float PetTanh(float x) {
   return x < 0.0f ? -t : t;
 }
 
+// Double precision, for statistics computed on the host in double (calibration's NLL, its
+// temperature): the same constructions with more terms.
+
+PETPREP_HD_INLINE double BitsToDouble(uint64_t u) {
+  double d;
+  std::memcpy(&d, &u, sizeof d);
+  return d;
+}
+PETPREP_HD_INLINE uint64_t DoubleToBits(double d) {
+  uint64_t u;
+  std::memcpy(&u, &d, sizeof u);
+  return u;
+}
+
+// 2^k for k in [-1022, 1023], exactly.
+PETPREP_HD_INLINE double Pow2D(int k) { return BitsToDouble(static_cast<uint64_t>(k + 1023) << 52); }
+
+// exp(x) in double: k = floor(x log2(e) + 1/2), r = (x - k ln2_hi) - k ln2_lo with fdlibm's
+// ln2_hi (32 significant bits: k ln2_hi is exact), exp(r) by its Taylor polynomial to r^13 in
+// Horner order, scaled by 2^k in two exact steps. 0 below -708.39, +inf above 709.78.
+PETPREP_HD_INLINE double PetExpD(double x) {
+  if (!(x == x)) return x;
+  if (x > 709.78) return BitsToDouble(0x7ff0000000000000ull);
+  if (x < -708.39) return 0.0;
+  const double kLog2e = 1.4426950408889634074;
+  const double kLn2Hi = 6.93147180369123816490e-01;
+  const double kLn2Lo = 1.90821492927058770002e-10;
+  const double kf = static_cast<double>(static_cast<int64_t>(x * kLog2e + 0.5 + 2048.0)) - 2048.0;
+  const int k = static_cast<int>(kf);
+  const double r = (x - kf * kLn2Hi) - kf * kLn2Lo;
+  double p = 1.0 / 6227020800.0;  // 1/13!
+  p = p * r + 1.0 / 479001600.0;
+  p = p * r + 1.0 / 39916800.0;
+  p = p * r + 1.0 / 3628800.0;
+  p = p * r + 1.0 / 362880.0;
+  p = p * r + 1.0 / 40320.0;
+  p = p * r + 1.0 / 5040.0;
+  p = p * r + 1.0 / 720.0;
+  p = p * r + 1.0 / 120.0;
+  p = p * r + 1.0 / 24.0;
+  p = p * r + 1.0 / 6.0;
+  p = p * r + 0.5;
+  p = p * r + 1.0;
+  p = p * r + 1.0;
+  const int half = k / 2;
+  return p * Pow2D(half) * Pow2D(k - half);
+}
+
+// log(x) in double: fdlibm's e_log.c (x = m 2^k, m in [sqrt(1/2), sqrt(2)), f = m - 1,
+// s = f / (2 + f), R = z (Lg1 + z (Lg2 + ... + z Lg7)) with z = s^2 in Horner order,
+// log(x) = k ln2_hi - ((f^2/2 - (s (f^2/2 + R) + k ln2_lo)) - f)). -inf at 0 and for
+// subnormal inputs, NaN below 0, +inf at +inf.
+PETPREP_HD_INLINE double PetLogD(double x) {
+  if (!(x == x)) return x;
+  if (x < 0.0) return BitsToDouble(0x7ff8000000000000ull);
+  const uint64_t bits = DoubleToBits(x);
+  const int e = static_cast<int>((bits >> 52) & 0x7ff);
+  if (e == 0) return BitsToDouble(0xfff0000000000000ull);
+  if (e == 0x7ff) return x;
+  int k = e - 1023;
+  double m = BitsToDouble((bits & 0x000fffffffffffffull) | 0x3ff0000000000000ull);  // [1, 2)
+  if (m >= 1.41421356237309504880) {
+    m *= 0.5;
+    k += 1;
+  }
+  const double kLn2Hi = 6.93147180369123816490e-01;
+  const double kLn2Lo = 1.90821492927058770002e-10;
+  const double f = m - 1.0;
+  const double s = f / (2.0 + f);
+  const double z = s * s;
+  double r = 1.479819860511658591e-01;
+  r = r * z + 1.531383769920937332e-01;
+  r = r * z + 1.818357216161805012e-01;
+  r = r * z + 2.222219843214978396e-01;
+  r = r * z + 2.857142874366239149e-01;
+  r = r * z + 3.999999999940941908e-01;
+  r = r * z + 6.666666666666735130e-01;
+  r = r * z;
+  const double hfsq = 0.5 * f * f;
+  const double kd = static_cast<double>(k);
+  return kd * kLn2Hi - ((hfsq - (s * (hfsq + r) + kd * kLn2Lo)) - f);
+}
+
 }  // namespace petprep
