@@ -37,6 +37,7 @@ int ReportError(const CommandContext& ctx, const Status& status);
 
 // Commands.
 int RunBatches(CommandContext& ctx);
+int RunCalibrate(CommandContext& ctx);
 int RunDiff(CommandContext& ctx);
 int RunDownload(CommandContext& ctx);
 int RunEnv(CommandContext& ctx);

@@ -12,8 +12,9 @@ int RunEval(CommandContext& ctx) {
   SetupApp(app, ctx,
            "Evaluate a training run's weights (its newest step checkpoint, or --checkpoint best / "
            "FILE) on a split of its dataset (or --data DIR of the same image size): mean IoU, IoU "
-           "per class (pet, background, border), macro F1 and pixel accuracy. Prints them and "
-           "writes RUN/eval-<split>.json.",
+           "per class (pet, background, border), macro F1 and pixel accuracy; for a calibrated "
+           "run (petprep calibrate) also the NLL and ECE before and after its temperature. "
+           "Prints them and writes RUN/eval-<split>.json.",
            "petprep eval runs/a --split test");
   std::string run, split = "test", data, checkpoint;
   std::string device = "cpu";
@@ -44,6 +45,11 @@ int RunEval(CommandContext& ctx) {
       "%.4f\n",
       num(m.mean_iou), num(m.iou[0]), num(m.iou[1]), num(m.iou[2]), num(m.f1),
       num(m.pixel_accuracy), num(m.loss));
+  if (e.calibrated) {
+    const CalibratedEval& c = *e.calibrated;
+    std::printf("calibrated (T %.6g): nll %.4f -> %.4f  ece %.4f -> %.4f\n", c.temperature,
+                c.nll_before, c.nll_after, c.ece_before, c.ece_after);
+  }
   std::printf("written: %s/eval-%s.json\n", run.c_str(), split.c_str());
   return kExitOk;
 }

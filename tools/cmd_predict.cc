@@ -20,11 +20,16 @@ int RunPredict(CommandContext& ctx) {
   std::vector<std::string> images;
   std::string device = "cpu";
   int threads = 0;
+  bool probabilities = false;
   app.add_option("run", run, "The run folder")->required()->type_name("RUN");
   app.add_option("--image", images, "Image files")->required()->expected(1, -1)->type_name("FILE");
   app.add_option("--out", out, "Output folder")->required()->type_name("DIR");
   app.add_option("--checkpoint", checkpoint,
                  "best, or a checkpoint file (default: the newest step)");
+  app.add_flag("--probabilities", probabilities,
+               "Also OUT/<name>.probabilities.npy: the class probabilities per pixel, "
+               "softmax(logits / T) with the run's calibrated T (1 if not calibrated), float32 "
+               "(1, 3, S, S) at the model's input size, classes pet, background, border");
   app.add_option("--threads", threads, "Threads (default: all cores)")->check(CLI::Range(1, 1024));
   app.add_option("--device", device,
                  "The ops backend: cpu, cuda, cuda-sim (slow; never changes a result)")
@@ -33,8 +38,9 @@ int RunPredict(CommandContext& ctx) {
   int rc;
   if (!ParseArgs(app, ctx, &rc)) return rc;
   std::vector<std::string> written;
-  Status s = WithThreads(
-      threads, [&] { return PredictRun(run, images, out, checkpoint, device, &written); });
+  Status s = WithThreads(threads, [&] {
+    return PredictRun(run, images, out, checkpoint, device, probabilities, &written);
+  });
   if (!s.ok()) return ReportError(ctx, s);
   for (const std::string& w : written) std::printf("%s\n", w.c_str());
   return kExitOk;

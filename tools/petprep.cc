@@ -30,6 +30,8 @@ const std::vector<Command> kCommands = {
     {"eval", "a training run's metrics on a split (mean IoU, per-class IoU, F1, accuracy)",
      RunEval},
     {"predict", "segment images with a run's weights: mask and overlay PNGs", RunPredict},
+    {"calibrate", "fit a temperature on the calibration split: NLL and ECE before and after",
+     RunCalibrate},
     {"diff",
      "whether two training runs are the same, and if not the first step and op where "
      "they part",

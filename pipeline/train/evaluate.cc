@@ -5,6 +5,7 @@
 #include "pipeline/core/atomic_file.h"
 #include "pipeline/core/hash.h"
 #include "pipeline/loader/loader.h"
+#include "pipeline/train/calibrate.h"
 #include "pipeline/train/run_folder.h"
 
 namespace petprep {
@@ -101,6 +102,21 @@ Status EvaluateRun(const std::string& run, const std::string& split, const std::
   j["step"] = e.step;
   j["weights_sha256"] = e.weights_sha256;
   j["dataset_fingerprint"] = e.dataset_fingerprint;
+  auto temperature = ReadTemperature(run);
+  if (!temperature.ok()) return temperature.status();
+  if (temperature->has_value()) {
+    SplitLogits logits;
+    PETPREP_RETURN_IF_ERROR(CollectLogits(*s, r.state.image_size, r.options.batch, r.spec, threads,
+                                          r.net.get(), &arena, &logits));
+    const CalibrationStats before = StatsAt(logits, 1.0, &arena);
+    const CalibrationStats after = StatsAt(logits, **temperature, &arena);
+    e.calibrated = CalibratedEval{**temperature, before.nll, after.nll, before.ece, after.ece};
+    j["calibration"] = Json{{"temperature", **temperature},
+                            {"nll_before", before.nll},
+                            {"nll_after", after.nll},
+                            {"ece_before", before.ece},
+                            {"ece_after", after.ece}};
+  }
   *result = e;
   return WriteFileAtomic(RunFolder(run).eval_path(split), j.dump(2) + "\n");
 }

@@ -6,6 +6,7 @@
 #include <tbb/task_arena.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "pipeline/augment/augment.h"
@@ -37,7 +38,14 @@ Status EvaluateSplit(const SplitReader* split, int side, int batch, const Augmen
                      int threads, LossKind loss, UNet* net, tbb::task_arena* arena,
                      SegmentationMetrics* m);
 
+// With RUN/calibration.json: the split's NLL and ECE at T = 1 and at the run's T.
+struct CalibratedEval {
+  double temperature = 1.0;
+  double nll_before = 0, nll_after = 0, ece_before = 0, ece_after = 0;
+};
+
 struct EvalResult {
+  std::optional<CalibratedEval> calibrated;
   std::string split;
   uint64_t records = 0;
   uint64_t step = 0;  // the checkpoint's
@@ -48,7 +56,8 @@ struct EvalResult {
 
 // The metrics of a run's weights on a split: the newest step checkpoint unless `checkpoint`
 // names one (a path, or "best"). data "" means the dataset in config.json. Writes
-// RUN/eval-<split>.json. The network runs on the ops backend `device`.
+// RUN/eval-<split>.json. The network runs on the ops backend `device`. A calibrated run
+// (RUN/calibration.json) also gets the split's NLL and ECE before and after its temperature.
 Status EvaluateRun(const std::string& run, const std::string& split, const std::string& data,
                    const std::string& checkpoint, int threads, const std::string& device,
                    EvalResult* result);

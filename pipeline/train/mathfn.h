@@ -119,7 +119,9 @@ PETPREP_HD_INLINE uint64_t DoubleToBits(double d) {
 }
 
 // 2^k for k in [-1022, 1023], exactly.
-PETPREP_HD_INLINE double Pow2D(int k) { return BitsToDouble(static_cast<uint64_t>(k + 1023) << 52); }
+PETPREP_HD_INLINE double Pow2D(int k) {
+  return BitsToDouble(static_cast<uint64_t>(k + 1023) << 52);
+}
 
 // exp(x) in double: k = floor(x log2(e) + 1/2), r = (x - k ln2_hi) - k ln2_lo with fdlibm's
 // ln2_hi (32 significant bits: k ln2_hi is exact), exp(r) by its Taylor polynomial to r^13 in

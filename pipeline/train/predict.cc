@@ -8,16 +8,22 @@
 #include "pipeline/dataset/overlay.h"
 #include "pipeline/dataset/resize.h"
 #include "pipeline/dataset/source_image.h"
+#include "pipeline/train/calibrate.h"
 #include "pipeline/train/run_folder.h"
 #include "pipeline/train/tensor.h"
+#include "pipeline/train/trace.h"
 
 namespace petprep {
 
 Status PredictRun(const std::string& run, const std::vector<std::string>& images,
                   const std::string& out_dir, const std::string& checkpoint,
-                  const std::string& device, std::vector<std::string>* written) {
+                  const std::string& device, bool probabilities,
+                  std::vector<std::string>* written) {
   LoadedRun r;
   PETPREP_RETURN_IF_ERROR(LoadRun(run, checkpoint, device, &r));
+  auto temperature = ReadTemperature(run);
+  if (!temperature.ok()) return temperature.status();
+  const double t = temperature->value_or(1.0);
   PETPREP_RETURN_IF_ERROR(MakeDirs(out_dir));
   const int side = r.state.image_size;
   const AugmentParams p = DrawAugmentParams(EvalSpec(r.spec), 0, 0, 0, side, side, side);
@@ -62,6 +68,13 @@ Status PredictRun(const std::string& run, const std::vector<std::string>& images
     const DeviceTensor* logits = nullptr;
     PETPREP_RETURN_IF_ERROR(r.net->Forward(dx, false, 0, 0, &logits));
     PETPREP_RETURN_IF_ERROR(r.backend->Argmax(*logits, &classes));
+    Tensor probs;
+    if (probabilities) {
+      Tensor host;
+      PETPREP_RETURN_IF_ERROR(r.backend->Download(*logits, &host));
+      probs.Resize(1, 3, side, side);
+      CalibratedProbabilities(host.data(), static_cast<size_t>(side) * side, t, probs.data());
+    }
     Image mask_small(side, side, 1);
     PETPREP_RETURN_IF_ERROR(r.backend->DownloadBytes(classes, &mask_small.data));
     Image mask = ResizeNearest(mask_small, rgb.width, rgb.height);
@@ -76,6 +89,11 @@ Status PredictRun(const std::string& run, const std::vector<std::string>& images
     PETPREP_RETURN_IF_ERROR(WriteFileAtomic(op, *overlay_png));
     written->push_back(mp);
     written->push_back(op);
+    if (probabilities) {
+      const std::string pp = out_dir + "/" + in.stem + ".probabilities.npy";
+      PETPREP_RETURN_IF_ERROR(WriteNpy(pp, probs));
+      written->push_back(pp);
+    }
   }
   return Status::Ok();
 }

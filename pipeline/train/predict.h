@@ -13,9 +13,13 @@ namespace petprep {
 // border yellow), as OUT/<stem>.mask.png and OUT/<stem>.overlay.png (a petset folder's image.jpg
 // takes the folder's name, the pet id). Every input is read and every output name checked
 // before anything is written. The ops run on the calling oneTBB arena. `written`: the files, in
-// input order, mask then overlay. The network runs on the ops backend `device`.
+// input order, mask then overlay (then the probabilities). The network runs on the ops backend
+// `device`. With `probabilities`, also OUT/<stem>.probabilities.npy: the calibrated class
+// probabilities per pixel, softmax(logits / T) with the run's T (RUN/calibration.json; 1 when the
+// run is not calibrated), float32 of shape (1, 3, S, S) at the model's input size S, classes in
+// the order pet, background, border.
 Status PredictRun(const std::string& run, const std::vector<std::string>& images,
                   const std::string& out_dir, const std::string& checkpoint,
-                  const std::string& device, std::vector<std::string>* written);
+                  const std::string& device, bool probabilities, std::vector<std::string>* written);
 
 }  // namespace petprep

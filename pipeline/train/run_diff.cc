@@ -143,8 +143,7 @@ std::optional<RunComparison::StepDifference> CompareStep(uint64_t step, const St
   }
   if (a.loss != b.loss) {
     return RunComparison::StepDifference{
-        step, "loss",
-        Number(a.loss) + " vs " + Number(b.loss) + ", with the same batches"};
+        step, "loss", Number(a.loss) + " vs " + Number(b.loss) + ", with the same batches"};
   }
   if (!a.weights.empty() && !b.weights.empty() && a.weights != b.weights) {
     return RunComparison::StepDifference{step, "weights",

@@ -34,6 +34,7 @@ class RunFolder {
   std::string step_checkpoint(uint64_t step) const;
   std::string best_checkpoint() const { return checkpoints_dir() + "/best.ckpt"; }
   std::string summary_path() const { return dir_ + "/summary.json"; }
+  std::string calibration_path() const { return dir_ + "/calibration.json"; }
   std::string eval_path(const std::string& split) const {
     return dir_ + "/eval-" + split + ".json";
   }
