@@ -4,7 +4,8 @@
 # and prints the exact command to run when neither is possible.
 #   scripts/setup.sh           what the build needs
 #   scripts/setup.sh --tests   that, and what some tests use (python3-torch for the PyTorch
-#                              examples); when those cannot be installed the tests that need
+#                              examples, chromium to render petprep report's page); when those
+#                              cannot be installed the tests that need
 #                              them are skipped and say why, so their failure is not an error.
 set -euo pipefail
 
@@ -15,7 +16,7 @@ for arg in "$@"; do
     *) echo "usage: scripts/setup.sh [--tests]" >&2; exit 2 ;;
   esac
 done
-TEST_PACKAGES=(python3-torch)
+TEST_PACKAGES=(python3-torch chromium)
 
 PACKAGES=(
   build-essential cmake git pkg-config

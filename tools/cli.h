@@ -47,6 +47,7 @@ int RunSelftest(CommandContext& ctx);
 int RunTrain(CommandContext& ctx);
 int RunEval(CommandContext& ctx);
 int RunPredict(CommandContext& ctx);
+int RunReport(CommandContext& ctx);
 int RunSynth(CommandContext& ctx);
 int RunVerify(CommandContext& ctx);
 

@@ -32,6 +32,10 @@ const std::vector<Command> kCommands = {
     {"predict", "segment images with a run's weights: mask and overlay PNGs", RunPredict},
     {"calibrate", "fit a temperature on the calibration split: NLL and ECE before and after",
      RunCalibrate},
+    {"report",
+     "one self-contained HTML page about a run: curves, metrics, calibration, "
+     "predictions, provenance",
+     RunReport},
     {"diff",
      "whether two training runs are the same, and if not the first step and op where "
      "they part",
