@@ -66,7 +66,14 @@ std::string Label(double v) {
   return buf;
 }
 
-std::string Escape(const std::string& s) {
+cv::Scalar Bgr(const std::string& hex) {
+  const long v = hex.size() == 7 ? std::strtol(hex.c_str() + 1, nullptr, 16) : 0;
+  return cv::Scalar(v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff);
+}
+
+}  // namespace
+
+std::string EscapeMarkup(const std::string& s) {
   std::string o;
   for (char c : s) {
     switch (c) {
@@ -89,13 +96,6 @@ std::string Escape(const std::string& s) {
   return o;
 }
 
-cv::Scalar Bgr(const std::string& hex) {
-  const long v = hex.size() == 7 ? std::strtol(hex.c_str() + 1, nullptr, 16) : 0;
-  return cv::Scalar(v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff);
-}
-
-}  // namespace
-
 std::string ChartSvg(const Chart& c) {
   const Frame f = FrameOf(c);
   char buf[256];
@@ -108,18 +108,18 @@ std::string ChartSvg(const Chart& c) {
   s += buf;
   s += "<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>";
   s += "<text x=\"" + std::to_string(kLeft) + "\" y=\"18\" font-size=\"13\" font-weight=\"bold\">" +
-       Escape(c.title) + "</text>";
+       EscapeMarkup(c.title) + "</text>";
   for (double t : Ticks(f.y_lo, f.y_hi)) {
     std::snprintf(buf, sizeof buf,
                   "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#e5e5e5\"/>"
                   "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">",
                   kLeft, c.width - kRight, f.Y(t), f.Y(t), kLeft - 5, f.Y(t) + 4);
-    s += buf + Escape(Label(t)) + "</text>";
+    s += buf + EscapeMarkup(Label(t)) + "</text>";
   }
   for (double t : Ticks(f.x_lo, f.x_hi)) {
     std::snprintf(buf, sizeof buf, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">", f.X(t),
                   c.height - kBottom + 15);
-    s += buf + Escape(Label(t)) + "</text>";
+    s += buf + EscapeMarkup(Label(t)) + "</text>";
   }
   std::snprintf(buf, sizeof buf,
                 "<line x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\" stroke=\"#333\"/>"
@@ -129,11 +129,11 @@ std::string ChartSvg(const Chart& c) {
   s += buf;
   std::snprintf(buf, sizeof buf, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">",
                 (kLeft + c.width - kRight) / 2, c.height - 10);
-  s += buf + Escape(c.x_label) + "</text>";
+  s += buf + EscapeMarkup(c.x_label) + "</text>";
   std::snprintf(buf, sizeof buf,
                 "<text transform=\"translate(14 %d) rotate(-90)\" text-anchor=\"middle\">",
                 (kTop + c.height - kBottom) / 2);
-  s += buf + Escape(c.y_label) + "</text>";
+  s += buf + EscapeMarkup(c.y_label) + "</text>";
   int legend_y = kTop + 4;
   for (const ChartSeries& series : c.series) {
     std::string pts;
@@ -157,7 +157,7 @@ std::string ChartSvg(const Chart& c) {
                   "<text x=\"%d\" y=\"%d\">",
                   c.width - kRight - 150, c.width - kRight - 132, legend_y, legend_y,
                   series.color.c_str(), c.width - kRight - 126, legend_y + 4);
-    s += buf + Escape(series.name) + "</text>";
+    s += buf + EscapeMarkup(series.name) + "</text>";
     legend_y += 15;
   }
   s += "</svg>";

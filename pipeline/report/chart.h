@@ -27,6 +27,9 @@ struct Chart {
   int width = 640, height = 360;
 };
 
+// Text for HTML and SVG: < > & " as entities.
+std::string EscapeMarkup(const std::string& s);
+
 // An <svg> element, self-contained (no external fonts or styles).
 std::string ChartSvg(const Chart& chart);
 // The same chart as an RGB picture of chart.width x chart.height.

@@ -26,12 +26,7 @@ uint64_t SplitLogits::pixels() const {
 
 Status CollectLogits(const SplitReader* split, int side, int batch, const AugmentSpec& train_spec,
                      int threads, UNet* net, tbb::task_arena* arena, SplitLogits* out) {
-  LoaderOptions lo;
-  lo.batch = batch;
-  lo.shuffle = false;
-  lo.augment = EvalSpec(train_spec);
-  lo.threads = threads;
-  Loader loader(split, side, lo);
+  Loader loader(split, side, EvalLoaderOptions(batch, train_spec, threads));
   auto stream = loader.Open(0, loader.batches_per_epoch());
   if (!stream.ok()) return stream.status();
   Backend* backend = net->backend();

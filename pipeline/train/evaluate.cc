@@ -29,15 +29,19 @@ Status LossOf(Backend* backend, LossKind kind, const DeviceTensor& logits,
   return backend->SoftmaxCrossEntropy(logits, labels, loss, dlogits);
 }
 
-Status EvaluateSplit(const SplitReader* split, int side, int batch, const AugmentSpec& train_spec,
-                     int threads, LossKind loss, UNet* net, tbb::task_arena* arena,
-                     SegmentationMetrics* m) {
+LoaderOptions EvalLoaderOptions(int batch, const AugmentSpec& train_spec, int threads) {
   LoaderOptions lo;
   lo.batch = batch;
   lo.shuffle = false;
   lo.augment = EvalSpec(train_spec);
   lo.threads = threads;
-  Loader loader(split, side, lo);
+  return lo;
+}
+
+Status EvaluateSplit(const SplitReader* split, int side, int batch, const AugmentSpec& train_spec,
+                     int threads, LossKind loss, UNet* net, tbb::task_arena* arena,
+                     SegmentationMetrics* m) {
+  Loader loader(split, side, EvalLoaderOptions(batch, train_spec, threads));
   auto stream = loader.Open(0, loader.batches_per_epoch());
   if (!stream.ok()) return stream.status();
   Backend* backend = net->backend();

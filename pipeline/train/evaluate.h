@@ -28,6 +28,9 @@ struct DeviceBatch {
 // Uploads a loader batch (images N x 3 x side x side, class ids N x 1 x side x side).
 Status UploadBatch(Backend* backend, const Batch& b, DeviceBatch* out);
 
+// The loader of an eval-mode pass: no augmentation (the run's normalisation), stored order.
+LoaderOptions EvalLoaderOptions(int batch, const AugmentSpec& train_spec, int threads);
+
 // The loss of `kind` and its gradient on the logits.
 Status LossOf(Backend* backend, LossKind kind, const DeviceTensor& logits,
               const DeviceTensor& labels, DeviceTensor* loss, DeviceTensor* dlogits);
