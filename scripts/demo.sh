@@ -1,33 +1,105 @@
 #!/usr/bin/env bash
-# petprep's main job: synth -> download -> partition -> batches -> train -> eval -> predict:
-#   scripts/demo.sh          the synthetic dataset (fully offline)
-#   scripts/demo.sh --real   the real Oxford-IIIT Pet archives (about 810 MB from the network)
-# Outputs go to demo-out/ (or $PETPREP_DEMO_DIR).
+# petprep's main job: synth -> download -> partition -> batches -> train -> eval -> predict ->
+# calibrate -> report:
+#   scripts/demo.sh          the synthetic dataset (fully offline, a few minutes on 2 cores)
+#   scripts/demo.sh --real   the real Oxford-IIIT Pet archives (about 810 MB from the network):
+#                            download, partition at 128x128, train, calibrate, eval, report
+# Options of --real:
+#   --mirror URL       a base URL holding both archives (repeatable; default: the Oxford site)
+#   --checksums FILE   SHA256SUMS to verify the archives against (default: the known ones)
+#   --epochs N         training epochs (default 10: about 30 min on 2 cores)
+#   --max-steps N      stop training at step N (a short trial)
+# Outputs go to demo-out/ (or $PETPREP_DEMO_DIR). PETPREP_NO_BUILD=1 uses the petprep already
+# built in $PETPREP_BUILD_DIR (default build/) instead of building first.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 real=0
-for arg in "$@"; do
-  case "$arg" in
+mirrors=()
+checksums=""
+epochs=10
+max_steps=""
+usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
+die() { echo "demo.sh: $*" >&2; exit 2; }
+value() {  # value NAME VALUE: VALUE must be present and not another option
+  if [ -z "$2" ] || [ "${2#--}" != "$2" ]; then die "$1 needs a value (try --help)"; fi
+}
+positive() {
+  case "$2" in '' | *[!0-9]* | 0) die "$1 takes a positive whole number, not '$2'" ;; esac
+}
+while [ $# -gt 0 ]; do
+  case "$1" in
     --real) real=1 ;;
-    -h|--help) sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "demo.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
+    --mirror) value "$1" "${2:-}"; mirrors+=(--mirror "$2"); shift ;;
+    --mirror=*) mirrors+=(--mirror "${1#*=}") ;;
+    --checksums) value "$1" "${2:-}"; checksums=$2; shift ;;
+    --checksums=*) checksums=${1#*=} ;;
+    --epochs) value "$1" "${2:-}"; positive "$1" "$2"; epochs=$2; shift ;;
+    --epochs=*) epochs=${1#*=}; positive --epochs "$epochs" ;;
+    --max-steps) value "$1" "${2:-}"; positive "$1" "$2"; max_steps=$2; shift ;;
+    --max-steps=*) max_steps=${1#*=}; positive --max-steps "$max_steps" ;;
+    -h|--help) usage; exit 0 ;;
+    *) die "unknown argument '$1' (try --help)" ;;
   esac
+  shift
 done
+if [ "$real" -eq 0 ] && { [ ${#mirrors[@]} -gt 0 ] || [ -n "$checksums" ] || [ -n "$max_steps" ] ||
+  [ "$epochs" != 10 ]; }; then
+  die "--mirror, --checksums, --epochs and --max-steps go with --real"
+fi
+if [ -n "$checksums" ]; then
+  [ -f "$checksums" ] || die "--checksums: no such file: $checksums"
+  checksums=$(cd "$(dirname "$checksums")" && pwd)/$(basename "$checksums")
+fi
 
-"$root/scripts/build.sh" --target petprep --target print_record
+if [ "${PETPREP_NO_BUILD:-0}" != 1 ]; then
+  "$root/scripts/build.sh" --target petprep --target print_record
+fi
 petprep="${PETPREP_BUILD_DIR:-$root/build}/petprep"
+[ -x "$petprep" ] || die "no petprep binary at $petprep (build it: scripts/build.sh)"
 out="${PETPREP_DEMO_DIR:-$root/demo-out}"
 mkdir -p "$out"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "petprep env: where every result will say it came from"
-"$petprep" env
+"$petprep" env | tee "$out/env.txt"
 
 if [ "$real" -eq 1 ]; then
+  data="$out/real"
+  run="$data/runs/unet128"
+  device=cpu
+  if ! tail -n 1 "$out/env.txt" | grep -q '^CUDA: no'; then device=cuda; fi
+
   step "petprep download: the real archives (about 810 MB; resumable, rerun after an interruption)"
-  "$petprep" download --out "$out/real"
-  step "what was produced"
-  ls -l "$out/real/raw"
+  "$petprep" download --out "$data" "${mirrors[@]}" ${checksums:+--checksums "$checksums"}
+
+  step "petprep partition: MD5 10-fold splits into sharded records at 128x128"
+  if "$petprep" -q verify "$data/dataset" >/dev/null 2>&1 &&
+     [ "$data/dataset" -nt "$data/petset" ]; then
+    echo "reusing $data/dataset (verified; newer than the petset)"
+  else
+    "$petprep" partition --input "$data/petset" --output "$data/dataset" --size 128 --force
+  fi
+
+  step "petprep train: the U-Net at 128x128, $epochs epochs, batch 8, lr 0.002, on $device"
+  if [ -d "$run/checkpoints" ] && [ ! -f "$run/summary.json" ]; then
+    echo "an interrupted run is in $run: resuming it"
+    "$petprep" train --out "$run" --resume --device "$device" ${max_steps:+--max-steps "$max_steps"}
+  else
+    rm -rf "$run"
+    "$petprep" train --data "$data/dataset" --out "$run" --epochs "$epochs" --batch 8 --lr 0.002 \
+      --hash-every 50 --device "$device" ${max_steps:+--max-steps "$max_steps"}
+  fi
+
+  step "petprep calibrate: a temperature from the calibration split, NLL and ECE before and after"
+  "$petprep" calibrate "$run" --device "$device"
+
+  step "petprep eval: the test split (IoU per class, F1, pixel accuracy; calibrated NLL and ECE)"
+  "$petprep" eval "$run" --split test --device "$device"
+
+  step "petprep report: one page about the run"
+  "$petprep" report "$run" --out "$data/report.html" --device "$device"
+  echo
+  echo "The report (open it in a browser; it loads nothing from the network): $data/report.html"
   exit 0
 fi
 
@@ -110,6 +182,12 @@ step "petprep eval and predict"
 "$petprep" predict "$out/runs/a" --out "$out/predictions" --image $(ls "$out"/data/petset/*/image.* | head -n 3)
 echo "masks (class ids) and overlays (pet orange, border yellow) of three pictures: $out/predictions"
 
+step "petprep calibrate: a temperature from the calibration split, NLL and ECE before and after"
+"$petprep" calibrate "$out/runs/a" --threads 2
+
+step "petprep report: the run on one page (curves, per-class metrics, reliability, predictions)"
+"$petprep" report "$out/runs/a" --out "$out/report.html" --threads 2
+
 step "petprep synth --defects: every defect kind of the real archives, listed in defects.json"
 "$petprep" synth --out "$out/synth-defects" --count 100 --seed 7 --defects --quiet
 grep -o '"defect": "[a-z_]*"' "$out/synth-defects/defects.json" | sort | uniq -c | sed 's/"defect": //'
@@ -129,3 +207,4 @@ echo "the first training record (examples/print_record.cc):"
 
 echo
 echo "Look inside: tar tzf $out/synth/images.tar.gz | head"
+echo "The run's report (open it in a browser; it loads nothing from the network): $out/report.html"

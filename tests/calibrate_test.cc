@@ -104,6 +104,46 @@ TEST_F(CalibrateTest, FindsATemperatureThatDoesNotRaiseTheNllTheSameForAnyThread
   }
 }
 
+TEST_F(CalibrateTest, ATemperatureFittedForOtherWeightsIsNotAppliedToThese) {
+  const std::string older = Run("run") + "/checkpoints/step-00000012.ckpt";
+  ASSERT_TRUE(std::filesystem::exists(older));
+  const testing::CommandResult c =
+      testing::RunPetprep("calibrate -q " + Run("run") + " --checkpoint " + older);
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  const Json j = Json::parse(*ReadFile(Run("run") + "/calibration.json"));
+  const Json summary = Json::parse(*ReadFile(Run("run") + "/summary.json"));
+  EXPECT_EQ(j["step"].get<int>(), 12);
+  ASSERT_EQ(j["weights_sha256"].get<std::string>().size(), 64u);
+  EXPECT_NE(j["weights_sha256"], summary["weights_sha256"]);
+
+  // The newest weights (step 24) are not the ones T was fitted for: eval says so, applies no T.
+  testing::CommandResult e = testing::RunPetprep("eval " + Run("run") + " --split test");
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  EXPECT_EQ(e.out.find("calibrated (T "), std::string::npos) << e.out;
+  EXPECT_NE(e.err.find("was fitted for other weights (step 12"), std::string::npos) << e.err;
+  EXPECT_FALSE(Json::parse(*ReadFile(Run("run") + "/eval-test.json")).contains("calibration"));
+  // Step 12's weights are: T applies, and the test NLL after is calibrate's.
+  e = testing::RunPetprep("eval " + Run("run") + " --split test --checkpoint " + older);
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  EXPECT_NE(e.out.find("calibrated (T "), std::string::npos) << e.out;
+  EXPECT_EQ(e.err.find("other weights"), std::string::npos) << e.err;
+  EXPECT_EQ(Json::parse(*ReadFile(Run("run") + "/eval-test.json"))["calibration"]["nll_after"],
+            j["test"]["nll_after"]);
+
+  // The report shows the calibration with a warning that it belongs to other weights.
+  const testing::CommandResult r = testing::RunPetprep("report -q " + Run("run"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string html = *ReadFile(Run("run") + "/report.html");
+  EXPECT_NE(html.find("fitted for other weights (step 12"), std::string::npos);
+
+  // Calibrating the newest weights makes them calibrated again.
+  ASSERT_EQ(testing::RunPetprep("calibrate -q " + Run("run")).exit_code, 0);
+  EXPECT_EQ(Json::parse(*ReadFile(Run("run") + "/calibration.json"))["weights_sha256"],
+            summary["weights_sha256"]);
+  e = testing::RunPetprep("eval " + Run("run") + " --split test");
+  EXPECT_NE(e.out.find("calibrated (T "), std::string::npos) << e.out;
+}
+
 TEST(CalibrationStatsTest, KnownAnswers) {
   // One record of two pixels: logits (2, 0, 0) true class 0, and (0, 0, 0) true class 1.
   SplitLogits s;

@@ -44,6 +44,9 @@ std::string MakePetset(const std::string& dir, int count, uint64_t seed, bool de
 std::string MakeDataset(const std::string& dir, int count, uint64_t seed, int size,
                         int shard_records = 1024, const std::string& codec = "png");
 
+// The petprep binary the tests run: $PETPREP_TEST_BINARY when set, else the build tree's.
+const char* PetprepBinary();
+
 // Runs the built petprep binary with `args` (a shell-quoted string).
 CommandResult RunPetprep(const std::string& args);
 

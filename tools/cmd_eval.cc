@@ -45,6 +45,9 @@ int RunEval(CommandContext& ctx) {
       "%.4f\n",
       num(m.mean_iou), num(m.iou[0]), num(m.iou[1]), num(m.iou[2]), num(m.f1),
       num(m.pixel_accuracy), num(m.loss));
+  if (!e.calibration_note.empty()) {
+    std::fprintf(stderr, "petprep eval: note: %s\n", e.calibration_note.c_str());
+  }
   if (e.calibrated) {
     const CalibratedEval& c = *e.calibrated;
     std::printf("calibrated (T %.6g): nll %.4f -> %.4f  ece %.4f -> %.4f\n", c.temperature,

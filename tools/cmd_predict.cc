@@ -38,9 +38,12 @@ int RunPredict(CommandContext& ctx) {
   int rc;
   if (!ParseArgs(app, ctx, &rc)) return rc;
   std::vector<std::string> written;
+  std::string note;
   Status s = WithThreads(threads, [&] {
-    return PredictRun(run, images, out, checkpoint, device, probabilities, &written);
+    return PredictRun(run, images, out, checkpoint, device, probabilities, &written, &note);
   });
+  if (!note.empty() && probabilities)
+    std::fprintf(stderr, "petprep predict: note: %s\n", note.c_str());
   if (!s.ok()) return ReportError(ctx, s);
   for (const std::string& w : written) std::printf("%s\n", w.c_str());
   return kExitOk;

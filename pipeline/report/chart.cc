@@ -12,6 +12,21 @@ namespace petprep {
 namespace {
 
 constexpr int kLeft = 64, kRight = 16, kTop = 34, kBottom = 46;
+constexpr int kLegendRow = 15, kLegendWidth = 150;
+
+// Where the legend's first entry goes: the line's left end (x) and its height (y).
+std::pair<int, int> LegendOrigin(const Chart& c) {
+  const int rows = static_cast<int>(c.series.size());
+  switch (c.legend) {
+    case Chart::Legend::kTopLeft:
+      return {kLeft + 12, kTop + 10};
+    case Chart::Legend::kBottomRight:
+      return {c.width - kRight - kLegendWidth, c.height - kBottom - 10 - kLegendRow * (rows - 1)};
+    case Chart::Legend::kTopRight:
+      break;
+  }
+  return {c.width - kRight - kLegendWidth, kTop + 4};
+}
 
 struct Frame {
   double x_lo, x_hi, y_lo, y_hi;
@@ -134,7 +149,7 @@ std::string ChartSvg(const Chart& c) {
                 "<text transform=\"translate(14 %d) rotate(-90)\" text-anchor=\"middle\">",
                 (kTop + c.height - kBottom) / 2);
   s += buf + EscapeMarkup(c.y_label) + "</text>";
-  int legend_y = kTop + 4;
+  auto [legend_x, legend_y] = LegendOrigin(c);
   for (const ChartSeries& series : c.series) {
     std::string pts;
     for (const auto& [x, y] : series.points) {
@@ -155,10 +170,10 @@ std::string ChartSvg(const Chart& c) {
     std::snprintf(buf, sizeof buf,
                   "<line x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"2\"/>"
                   "<text x=\"%d\" y=\"%d\">",
-                  c.width - kRight - 150, c.width - kRight - 132, legend_y, legend_y,
-                  series.color.c_str(), c.width - kRight - 126, legend_y + 4);
+                  legend_x, legend_x + 18, legend_y, legend_y, series.color.c_str(), legend_x + 24,
+                  legend_y + 4);
     s += buf + EscapeMarkup(series.name) + "</text>";
-    legend_y += 15;
+    legend_y += kLegendRow;
   }
   s += "</svg>";
   return s;
@@ -187,7 +202,7 @@ Image ChartImage(const Chart& c) {
   cv::line(m, {kLeft, c.height - kBottom}, {c.width - kRight, c.height - kBottom}, ink, 1);
   cv::line(m, {kLeft, kTop}, {kLeft, c.height - kBottom}, ink, 1);
   text(c.x_label, (kLeft + c.width - kRight) / 2, c.height - 10, 0.4, 1);
-  int legend_y = kTop + 4;
+  auto [legend_x, legend_y] = LegendOrigin(c);
   for (const ChartSeries& s : c.series) {
     std::vector<cv::Point> pts;
     for (const auto& [x, y] : s.points) {
@@ -203,9 +218,9 @@ Image ChartImage(const Chart& c) {
     if (s.markers) {
       for (const cv::Point& p : pts) cv::circle(m, p, 3, color, cv::FILLED, cv::LINE_AA);
     }
-    cv::line(m, {c.width - kRight - 150, legend_y}, {c.width - kRight - 132, legend_y}, color, 2);
-    text(s.name, c.width - kRight - 126, legend_y + 4, 0.35, 0);
-    legend_y += 15;
+    cv::line(m, {legend_x, legend_y}, {legend_x + 18, legend_y}, color, 2);
+    text(s.name, legend_x + 24, legend_y + 4, 0.35, 0);
+    legend_y += kLegendRow;
   }
   Image out(c.width, c.height, 3);
   for (int y = 0; y < c.height; ++y) {

@@ -25,6 +25,8 @@ struct Chart {
   // Axis ranges; lo == hi: from the data (y from 0 when every value is positive).
   double x_lo = 0, x_hi = 0, y_lo = 0, y_hi = 0;
   int width = 640, height = 360;
+  // The corner of the plot area the legend goes in: one the curves leave empty.
+  enum class Legend { kTopRight, kTopLeft, kBottomRight } legend = Legend::kTopRight;
 };
 
 // Text for HTML and SVG: < > & " as entities.

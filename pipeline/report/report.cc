@@ -11,6 +11,7 @@
 
 #include "pipeline/augment/augment.h"
 #include "pipeline/core/atomic_file.h"
+#include "pipeline/core/hash.h"
 #include "pipeline/dataset/codec.h"
 #include "pipeline/dataset/dataset_reader.h"
 #include "pipeline/dataset/overlay.h"
@@ -192,6 +193,7 @@ Chart ReliabilityChart(const Json& bins_before, const Json& bins_after, const st
   c.x_label = "confidence";
   c.y_label = "accuracy";
   c.x_lo = 0, c.x_hi = 1, c.y_lo = 0, c.y_hi = 1;
+  c.legend = Chart::Legend::kTopLeft;  // no pixel of 3 classes is less than 1/3 confident
   c.series.push_back(ChartSeries{"perfect calibration", "#999999", {{0, 0}, {1, 1}}, false, true});
   auto series = [](const Json& bins, const std::string& name, const std::string& color) {
     ChartSeries s{name, color, {}, true, false};
@@ -213,7 +215,8 @@ const char* kStyle =
     "text-align:left;font-size:13px}code,pre{font-family:monospace;font-size:12px}"
     "pre{background:#f6f6f6;padding:8px;overflow-x:auto}figure{display:inline-block;margin:6px;"
     "text-align:center}figure img{image-rendering:pixelated;display:block}"
-    "figcaption{font-size:12px}.plots svg{margin:4px;border:1px solid #eee}.key{font-size:13px}";
+    "figcaption{font-size:12px}.plots svg{margin:4px;border:1px solid #eee}.key{font-size:13px}"
+    ".warn{background:#fff3cd;border:1px solid #e0c060;padding:6px 10px}";
 
 }  // namespace
 
@@ -262,10 +265,14 @@ Status WriteReport(const ReportOptions& o, ReportResult* result) {
   Chart loss_chart{"Training loss per step", "step", "loss", {loss}};
   Chart val_chart{"Validation mean IoU per epoch", "epoch", "mean IoU", {val}};
   val_chart.y_lo = 0, val_chart.y_hi = 1;
+  val_chart.legend = Chart::Legend::kBottomRight;
 
   // Test predictions.
   LoadedRun r;
   PETPREP_RETURN_IF_ERROR(LoadRun(o.run, o.checkpoint, o.device, &r));
+  auto shown_digest = r.net->WeightsDigest();
+  if (!shown_digest.ok()) return shown_digest.status();
+  const std::string shown_weights = ToHex(*shown_digest);
   auto dataset = DatasetReader::Open(r.data);
   if (!dataset.ok()) return dataset.status();
   std::vector<Prediction> predictions;
@@ -307,6 +314,14 @@ Status WriteReport(const ReportOptions& o, ReportResult* result) {
                           Fixed(c.value("ece_after", NAN)) + "</td></tr>";
     }
     calibration_html += "</table>";
+    if (calibration.contains("weights_sha256") && calibration["weights_sha256"].is_string() &&
+        calibration["weights_sha256"].get<std::string>() != shown_weights) {
+      calibration_html = "<p class=\"warn\">This temperature was fitted for other weights (step " +
+                         Html(Json(calibration.value("step", 0)).dump()) + ", " +
+                         Html(calibration.value("checkpoint", std::string("?"))) +
+                         " checkpoint) than the ones shown here: <code>petprep calibrate " +
+                         Html(Quote(o.run)) + "</code> fits them.</p>" + calibration_html;
+    }
   } else {
     calibration_html = "<p>Not calibrated: <code>petprep calibrate " + Html(Quote(o.run)) +
                        "</code> fits a temperature on the calibration split, then this report "

@@ -192,6 +192,7 @@ Json CalibrationReport::ToJson() const {
   j["test"] = test_before ? StatsJson(*test_before, *test_after) : Json();
   j["step"] = step;
   j["checkpoint"] = checkpoint;
+  j["weights_sha256"] = weights_sha256;
   j["search"] =
       Json{{"method", "golden-section on ln T"},
            {"range", Json::array({PetExpD(-kLogTemperatureRange), PetExpD(kLogTemperatureRange)})},
@@ -233,6 +234,9 @@ Status CalibrateRun(const std::string& run, const std::string& checkpoint, int t
   rep.temperature = FitTemperature(cal, &arena);
   rep.step = r.state.step;
   rep.checkpoint = checkpoint.empty() ? "newest" : checkpoint;
+  auto digest = r.net->WeightsDigest();
+  if (!digest.ok()) return digest.status();
+  rep.weights_sha256 = ToHex(*digest);
   rep.calibration_before = StatsAt(cal, 1.0, &arena);
   rep.calibration_after = StatsAt(cal, rep.temperature, &arena);
   auto test = (*dataset)->Split("test");
@@ -264,7 +268,9 @@ void CalibratedProbabilities(const float* logits, size_t px, double temperature,
   }
 }
 
-Result<std::optional<double>> ReadTemperature(const std::string& run) {
+Result<std::optional<double>> ReadTemperature(const std::string& run,
+                                              const std::string& weights_sha256,
+                                              std::string* note) {
   const std::string path = RunFolder(run).calibration_path();
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return std::optional<double>();
@@ -274,6 +280,14 @@ Result<std::optional<double>> ReadTemperature(const std::string& run) {
       !(j["temperature"].get<double>() > 0)) {
     return Status::Corruption(path + ": no positive \"temperature\" (run petprep calibrate " + run +
                               " again)");
+  }
+  if (j.contains("weights_sha256") && j["weights_sha256"].is_string() &&
+      j["weights_sha256"].get<std::string>() != weights_sha256) {
+    *note = path + " was fitted for other weights (step " + std::to_string(j.value("step", 0)) +
+            ", " + j.value("checkpoint", std::string("?")) +
+            " checkpoint); these are uncalibrated: run petprep calibrate " + run +
+            " with the same --checkpoint to calibrate them";
+    return std::optional<double>();
   }
   return std::optional<double>(j["temperature"].get<double>());
 }

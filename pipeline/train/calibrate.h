@@ -64,7 +64,8 @@ double FitTemperature(const SplitLogits& s, tbb::task_arena* arena);
 struct CalibrationReport {
   double temperature = 1.0;
   uint64_t step = 0;
-  std::string checkpoint;  // "newest", "best" or the file
+  std::string checkpoint;      // "newest", "best" or the file
+  std::string weights_sha256;  // of the weights T was fitted for
   CalibrationStats calibration_before, calibration_after;
   std::optional<CalibrationStats> test_before, test_after;  // when the run's data has a test split
   nlohmann::ordered_json ToJson() const;
@@ -80,7 +81,10 @@ Status CalibrateRun(const std::string& run, const std::string& checkpoint, int t
 // logits and out are 3 x px, class-major.
 void CalibratedProbabilities(const float* logits, size_t px, double temperature, float* out);
 
-// RUN/calibration.json's temperature; nullopt when the run is not calibrated.
-Result<std::optional<double>> ReadTemperature(const std::string& run);
+// RUN/calibration.json's temperature for the weights whose SHA-256 is `weights_sha256`;
+// nullopt when the run is not calibrated, or was calibrated for other weights (a later step,
+// another checkpoint): then `*note` says so and how to calibrate these.
+Result<std::optional<double>> ReadTemperature(const std::string& run,
+                                              const std::string& weights_sha256, std::string* note);
 
 }  // namespace petprep

@@ -106,7 +106,7 @@ Status EvaluateRun(const std::string& run, const std::string& split, const std::
   j["step"] = e.step;
   j["weights_sha256"] = e.weights_sha256;
   j["dataset_fingerprint"] = e.dataset_fingerprint;
-  auto temperature = ReadTemperature(run);
+  auto temperature = ReadTemperature(run, e.weights_sha256, &e.calibration_note);
   if (!temperature.ok()) return temperature.status();
   if (temperature->has_value()) {
     SplitLogits logits;

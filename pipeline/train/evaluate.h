@@ -55,6 +55,7 @@ struct EvalResult {
   MetricsSummary metrics;
   std::string weights_sha256;
   std::string dataset_fingerprint;
+  std::string calibration_note;  // why a calibrated run's T was not applied, or ""
 };
 
 // The metrics of a run's weights on a split: the newest step checkpoint unless `checkpoint`

@@ -4,6 +4,7 @@
 
 #include "pipeline/augment/augment.h"
 #include "pipeline/core/atomic_file.h"
+#include "pipeline/core/hash.h"
 #include "pipeline/dataset/codec.h"
 #include "pipeline/dataset/overlay.h"
 #include "pipeline/dataset/resize.h"
@@ -17,11 +18,13 @@ namespace petprep {
 
 Status PredictRun(const std::string& run, const std::vector<std::string>& images,
                   const std::string& out_dir, const std::string& checkpoint,
-                  const std::string& device, bool probabilities,
-                  std::vector<std::string>* written) {
+                  const std::string& device, bool probabilities, std::vector<std::string>* written,
+                  std::string* note) {
   LoadedRun r;
   PETPREP_RETURN_IF_ERROR(LoadRun(run, checkpoint, device, &r));
-  auto temperature = ReadTemperature(run);
+  auto digest = r.net->WeightsDigest();
+  if (!digest.ok()) return digest.status();
+  auto temperature = ReadTemperature(run, ToHex(*digest), note);
   if (!temperature.ok()) return temperature.status();
   const double t = temperature->value_or(1.0);
   PETPREP_RETURN_IF_ERROR(MakeDirs(out_dir));

@@ -16,10 +16,11 @@ namespace petprep {
 // input order, mask then overlay (then the probabilities). The network runs on the ops backend
 // `device`. With `probabilities`, also OUT/<stem>.probabilities.npy: the calibrated class
 // probabilities per pixel, softmax(logits / T) with the run's T (RUN/calibration.json; 1 when the
-// run is not calibrated), float32 of shape (1, 3, S, S) at the model's input size S, classes in
-// the order pet, background, border.
+// run is not calibrated, or calibrated for other weights: then `*note` says so), float32 of
+// shape (1, 3, S, S) at the model's input size S, classes in the order pet, background, border.
 Status PredictRun(const std::string& run, const std::vector<std::string>& images,
                   const std::string& out_dir, const std::string& checkpoint,
-                  const std::string& device, bool probabilities, std::vector<std::string>* written);
+                  const std::string& device, bool probabilities, std::vector<std::string>* written,
+                  std::string* note);
 
 }  // namespace petprep
