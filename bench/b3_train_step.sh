@@ -8,7 +8,8 @@
 # SHA-256 after 10 steps on each, the fraction of the measured FP32 FMA peak). Peer: the
 # same network, batch and optimiser in PyTorch 1.13 (Debian's python3-torch, installed here
 # when missing). Then bench/torch_compare.py feeds petprep's weights and batch to the peer's
-# model and compares the loss and the gradients against float64.
+# model and compares the loss and the gradients against float64. After the side-by-side lines, a
+# per-op table of one step on 2 threads (forward and backward apart: ms and share of the step).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 steps=20
@@ -47,6 +48,10 @@ for t in 1 2; do
   b=$(echo "$theirs" | sed -n "s/^time threads=$t: median \([0-9.]*\) ms.*/\1/p")
   awk -v t="$t" -v a="$a" -v b="$b" 'BEGIN { printf "threads %d: petprep %.1f ms, PyTorch %.1f ms, ratio %.2f\n", t, a, b, a / b }'
 done
+
+echo
+echo "== where petprep's step goes (build/bench/train_step_bench --op-table 2 --steps $steps)"
+"$bench" --op-table 2 --steps "$steps" --warmup 3
 
 echo
 echo "== conventions: the same weights and batch through PyTorch's model"

@@ -8,6 +8,8 @@
 //                                                 # step, for bench/torch_compare.py
 //   build/bench/train_step_bench --device cuda    # B4: the step on an ops backend (cuda,
 //                                                 # cuda-sim) against the CPU's weights
+//   build/bench/train_step_bench --op-table 2     # where one step's time goes on 2 threads:
+//                                                 # ms and share of the step per op
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -209,8 +211,45 @@ int OnDevice(const std::string& device, int steps, int warmup, int batch, int si
   return on_device == on_cpu ? 0 : 1;
 }
 
+// The mean time per step of each op (forward and backward apart) over `steps` steps after
+// `warmup`, on `threads` threads, largest first, and what the step spends outside the ops.
+int OpTable(int threads, int steps, int warmup, int batch, int side) {
+  return petprep::WithThreads(threads, [&] {
+    const Batch b = MakeBatch(batch, side);
+    petprep::OpTimes times;
+    Trainer tr(petprep::NewTimedCpuBackend(&times));
+    for (int i = 0; i < warmup; ++i) tr.Step(b);
+    times = petprep::OpTimes{};
+    const auto start = Clock::now();
+    for (int i = 0; i < steps; ++i) tr.Step(b);
+    const double step_ms =
+        std::chrono::duration<double>(Clock::now() - start).count() * 1e3 / steps;
+    std::vector<int> ops;
+    double in_ops = 0;
+    for (int i = 0; i < petprep::kOpCount; ++i) {
+      if (times.calls[i] == 0) continue;
+      ops.push_back(i);
+      in_ops += times.seconds[i] * 1e3 / steps;
+    }
+    std::stable_sort(ops.begin(), ops.end(),
+                     [&](int a, int c) { return times.seconds[a] > times.seconds[c]; });
+    std::printf("per op, one step on %d thread%s (the mean of %d steps after %d warm-up):\n",
+                threads, threads == 1 ? "" : "s", steps, warmup);
+    std::printf("  %-24s %10s %10s %8s\n", "op", "calls/step", "ms/step", "share");
+    for (int i : ops) {
+      const double ms = times.seconds[i] * 1e3 / steps;
+      std::printf("  %-24s %10.1f %10.2f %7.1f%%\n", petprep::OpName(static_cast<petprep::Op>(i)),
+                  static_cast<double>(times.calls[i]) / steps, ms, 100 * ms / step_ms);
+    }
+    std::printf("  %-24s %10s %10.2f %7.1f%%\n", "outside the ops", "", step_ms - in_ops,
+                100 * (step_ms - in_ops) / step_ms);
+    std::printf("  %-24s %10s %10.2f %7.1f%%\n", "step", "", step_ms, 100.0);
+    return 0;
+  });
+}
+
 int main(int argc, char** argv) {
-  int steps = 20, warmup = 3, batch = 8, side = 128;
+  int steps = 20, warmup = 3, batch = 8, side = 128, op_table = 0;
   std::string export_dir, device;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--steps")) steps = std::atoi(argv[i + 1]);
@@ -219,7 +258,9 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--size")) side = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--export")) export_dir = argv[i + 1];
     if (!std::strcmp(argv[i], "--device")) device = argv[i + 1];
+    if (!std::strcmp(argv[i], "--op-table")) op_table = std::atoi(argv[i + 1]);
   }
+  if (op_table > 0) return OpTable(op_table, steps, warmup, batch, side);
   if (!export_dir.empty()) return Export(export_dir, batch, side);
   std::printf(
       "command: build/bench/train_step_bench --steps %d --warmup %d --batch %d --size %d%s%s\n",

@@ -295,6 +295,14 @@ class Backend {
 // active SIMD path: the reference every other backend is tested against, bit for bit.
 std::unique_ptr<Backend> NewCpuBackend();
 
+// Wall time and calls per op (benchmarks: where a step's time goes).
+struct OpTimes {
+  double seconds[kOpCount] = {};
+  uint64_t calls[kOpCount] = {};
+};
+// A CPU backend that adds each op's wall time and call to *times; otherwise NewCpuBackend's.
+std::unique_ptr<Backend> NewTimedCpuBackend(OpTimes* times);
+
 // For tests only, like the tests' HTTP server's fault modes: a CPU backend whose op `op`
 // fails at its `fail_at_call`-th call (1-based) with an I/O error naming the op, as a device
 // that fails would.

@@ -1,6 +1,7 @@
 // The CPU ops backend: ops.h's kernels over host buffers, viewed as tensors without a copy.
 #include <tbb/parallel_for.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 
@@ -25,9 +26,32 @@ class HostBuffer : public DeviceBuffer {
 
 Tensor View(const DeviceTensor& t) { return Tensor::View(t.f32(), t.n(), t.c(), t.h(), t.w()); }
 
+// Adds the wall time of its scope to an op's entry in `times` (when there is one).
+class OpClock {
+ public:
+  OpClock(OpTimes* times, Op op) : times_(times), op_(op) {
+    if (times_ != nullptr) start_ = std::chrono::steady_clock::now();
+  }
+  ~OpClock() {
+    if (times_ == nullptr) return;
+    const int i = static_cast<int>(op_);
+    times_->seconds[i] +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    ++times_->calls[i];
+  }
+  OpClock(const OpClock&) = delete;
+  OpClock& operator=(const OpClock&) = delete;
+
+ private:
+  OpTimes* times_;
+  Op op_;
+  std::chrono::steady_clock::time_point start_;
+};
+
 class CpuBackend : public Backend {
  public:
-  explicit CpuBackend(CpuBackendFault fault = {}) : fault_(fault) {}
+  explicit CpuBackend(CpuBackendFault fault = {}, OpTimes* times = nullptr)
+      : fault_(fault), times_(times) {}
   const char* name() const override { return "cpu"; }
   std::string Describe() const override {
     return std::string("cpu (SIMD path ") + SimdPathName(ActiveSimdPath()) + ")";
@@ -51,36 +75,42 @@ class CpuBackend : public Backend {
   Status Conv3x3Forward(const DeviceTensor& x, const DeviceTensor& w, const DeviceTensor* bias,
                         DeviceTensor* y) override {
     PETPREP_RETURN_IF_ERROR(Enter(Op::kConv3x3Forward));
+    const OpClock clock(times_, Op::kConv3x3Forward);
     return ConvForward(Op::kConv3x3Forward, x, w, bias, {x.n(), w.n(), x.h(), x.w()}, y,
                        [](auto&&... a) { petprep::Conv3x3Forward<float>(a...); });
   }
   Status Conv3x3Backward(const DeviceTensor& x, const DeviceTensor& w, const DeviceTensor& dy,
                          DeviceTensor* dx, DeviceTensor* dw, DeviceTensor* db) override {
     PETPREP_RETURN_IF_ERROR(Enter(Op::kConv3x3Backward));
+    const OpClock clock(times_, Op::kConv3x3Backward);
     return ConvBackward(Op::kConv3x3Backward, x, w, dy, dx, dw, db, w.n(),
                         [](auto&&... a) { petprep::Conv3x3Backward<float>(a...); });
   }
   Status Conv1x1Forward(const DeviceTensor& x, const DeviceTensor& w, const DeviceTensor* bias,
                         DeviceTensor* y) override {
     PETPREP_RETURN_IF_ERROR(Enter(Op::kConv1x1Forward));
+    const OpClock clock(times_, Op::kConv1x1Forward);
     return ConvForward(Op::kConv1x1Forward, x, w, bias, {x.n(), w.n(), x.h(), x.w()}, y,
                        [](auto&&... a) { petprep::Conv1x1Forward<float>(a...); });
   }
   Status Conv1x1Backward(const DeviceTensor& x, const DeviceTensor& w, const DeviceTensor& dy,
                          DeviceTensor* dx, DeviceTensor* dw, DeviceTensor* db) override {
     PETPREP_RETURN_IF_ERROR(Enter(Op::kConv1x1Backward));
+    const OpClock clock(times_, Op::kConv1x1Backward);
     return ConvBackward(Op::kConv1x1Backward, x, w, dy, dx, dw, db, w.n(),
                         [](auto&&... a) { petprep::Conv1x1Backward<float>(a...); });
   }
   Status ConvT2x2Forward(const DeviceTensor& x, const DeviceTensor& w, const DeviceTensor* bias,
                          DeviceTensor* y) override {
     PETPREP_RETURN_IF_ERROR(Enter(Op::kConvT2x2Forward));
+    const OpClock clock(times_, Op::kConvT2x2Forward);
     return ConvForward(Op::kConvT2x2Forward, x, w, bias, {x.n(), w.c(), 2 * x.h(), 2 * x.w()}, y,
                        [](auto&&... a) { petprep::ConvT2x2Forward<float>(a...); });
   }
   Status ConvT2x2Backward(const DeviceTensor& x, const DeviceTensor& w, const DeviceTensor& dy,
                           DeviceTensor* dx, DeviceTensor* dw, DeviceTensor* db) override {
     PETPREP_RETURN_IF_ERROR(Enter(Op::kConvT2x2Backward));
+    const OpClock clock(times_, Op::kConvT2x2Backward);
     return ConvBackward(Op::kConvT2x2Backward, x, w, dy, dx, dw, db, w.c(),
                         [](auto&&... a) { petprep::ConvT2x2Backward<float>(a...); });
   }
@@ -90,6 +120,7 @@ class CpuBackend : public Backend {
                                DeviceTensor* running_var, DeviceTensor* y,
                                BatchNormSaved* saved) override {
     PETPREP_RETURN_IF_ERROR(Enter(Op::kBatchNormForwardTrain));
+    const OpClock clock(times_, Op::kBatchNormForwardTrain);
     const Op op = Op::kBatchNormForwardTrain;
     PETPREP_RETURN_IF_ERROR(CheckInputs(op, {&x, &gamma, &beta, running_mean, running_var}));
     const Shape c{x.c(), 1, 1, 1};
@@ -106,6 +137,7 @@ class CpuBackend : public Backend {
                               const DeviceTensor& beta, const DeviceTensor& running_mean,
                               const DeviceTensor& running_var, DeviceTensor* y) override {
     PETPREP_RETURN_IF_ERROR(Enter(Op::kBatchNormForwardEval));
+    const OpClock clock(times_, Op::kBatchNormForwardEval);
     PETPREP_RETURN_IF_ERROR(
         CheckInputs(Op::kBatchNormForwardEval, {&x, &gamma, &beta, &running_mean, &running_var}));
     PETPREP_RETURN_IF_ERROR(Allocate(x.shape(), DType::kF32, y));
@@ -118,6 +150,7 @@ class CpuBackend : public Backend {
                            const BatchNormSaved& saved, DeviceTensor* dx, DeviceTensor* dgamma,
                            DeviceTensor* dbeta) override {
     PETPREP_RETURN_IF_ERROR(Enter(Op::kBatchNormBackward));
+    const OpClock clock(times_, Op::kBatchNormBackward);
     PETPREP_RETURN_IF_ERROR(CheckInputs(Op::kBatchNormBackward,
                                         {&dy, &gamma, &saved.mean, &saved.inv_std, &saved.xhat}));
     PETPREP_RETURN_IF_ERROR(Allocate(dy.shape(), DType::kF32, dx));
@@ -130,6 +163,7 @@ class CpuBackend : public Backend {
 
   Status ReluForward(const DeviceTensor& x, DeviceTensor* y) override {
     PETPREP_RETURN_IF_ERROR(Enter(Op::kReluForward));
+    const OpClock clock(times_, Op::kReluForward);
     PETPREP_RETURN_IF_ERROR(Check(Op::kReluForward, "x", x, DType::kF32));
     if (y != &x) PETPREP_RETURN_IF_ERROR(Allocate(x.shape(), DType::kF32, y));
     Tensor vy = View(*y);
@@ -138,6 +172,7 @@ class CpuBackend : public Backend {
   }
   Status ReluBackward(const DeviceTensor& y, const DeviceTensor& dy, DeviceTensor* dx) override {
     PETPREP_RETURN_IF_ERROR(Enter(Op::kReluBackward));
+    const OpClock clock(times_, Op::kReluBackward);
     PETPREP_RETURN_IF_ERROR(Check(Op::kReluBackward, "y", y, DType::kF32));
     PETPREP_RETURN_IF_ERROR(Check(Op::kReluBackward, "dy", dy, DType::kF32));
     if (dx != &dy) PETPREP_RETURN_IF_ERROR(Allocate(dy.shape(), DType::kF32, dx));
@@ -147,6 +182,7 @@ class CpuBackend : public Backend {
   }
   Status MaxPoolForward(const DeviceTensor& x, DeviceTensor* y, DeviceTensor* argmax) override {
     PETPREP_RETURN_IF_ERROR(Enter(Op::kMaxPoolForward));
+    const OpClock clock(times_, Op::kMaxPoolForward);
     PETPREP_RETURN_IF_ERROR(Check(Op::kMaxPoolForward, "x", x, DType::kF32));
     const Shape out{x.n(), x.c(), x.h() / 2, x.w() / 2};
     PETPREP_RETURN_IF_ERROR(Allocate(out, DType::kF32, y));
@@ -158,6 +194,7 @@ class CpuBackend : public Backend {
   Status MaxPoolBackward(const Shape& x_shape, const DeviceTensor& dy, const DeviceTensor& argmax,
                          DeviceTensor* dx) override {
     PETPREP_RETURN_IF_ERROR(Enter(Op::kMaxPoolBackward));
+    const OpClock clock(times_, Op::kMaxPoolBackward);
     PETPREP_RETURN_IF_ERROR(Check(Op::kMaxPoolBackward, "dy", dy, DType::kF32));
     PETPREP_RETURN_IF_ERROR(Check(Op::kMaxPoolBackward, "argmax", argmax, DType::kU8));
     PETPREP_RETURN_IF_ERROR(Allocate(x_shape, DType::kF32, dx));
@@ -168,6 +205,7 @@ class CpuBackend : public Backend {
   }
   Status ConcatForward(const DeviceTensor& a, const DeviceTensor& b, DeviceTensor* y) override {
     PETPREP_RETURN_IF_ERROR(Enter(Op::kConcatForward));
+    const OpClock clock(times_, Op::kConcatForward);
     PETPREP_RETURN_IF_ERROR(CheckConcat(Op::kConcatForward, a, b));
     PETPREP_RETURN_IF_ERROR(Allocate({a.n(), a.c() + b.c(), a.h(), a.w()}, DType::kF32, y));
     Tensor vy = View(*y);
@@ -177,6 +215,7 @@ class CpuBackend : public Backend {
   Status ConcatBackward(const DeviceTensor& dy, int a_channels, DeviceTensor* da,
                         DeviceTensor* db) override {
     PETPREP_RETURN_IF_ERROR(Enter(Op::kConcatBackward));
+    const OpClock clock(times_, Op::kConcatBackward);
     PETPREP_RETURN_IF_ERROR(CheckConcatSplit(Op::kConcatBackward, dy, a_channels));
     PETPREP_RETURN_IF_ERROR(Allocate({dy.n(), a_channels, dy.h(), dy.w()}, DType::kF32, da));
     PETPREP_RETURN_IF_ERROR(
@@ -187,6 +226,7 @@ class CpuBackend : public Backend {
   }
   Status Add(const DeviceTensor& a, const DeviceTensor& b, DeviceTensor* y) override {
     PETPREP_RETURN_IF_ERROR(Enter(Op::kAdd));
+    const OpClock clock(times_, Op::kAdd);
     PETPREP_RETURN_IF_ERROR(CheckSameShapes(Op::kAdd, a, {&b}));
     if (y != &a && y != &b) PETPREP_RETURN_IF_ERROR(Allocate(a.shape(), DType::kF32, y));
     const float* pa = a.f32();
@@ -198,6 +238,7 @@ class CpuBackend : public Backend {
   Status DropoutForward(const DeviceTensor& x, float p, uint64_t seed, uint64_t step,
                         uint32_t layer, DeviceTensor* y, DeviceTensor* keep) override {
     PETPREP_RETURN_IF_ERROR(Enter(Op::kDropoutForward));
+    const OpClock clock(times_, Op::kDropoutForward);
     PETPREP_RETURN_IF_ERROR(Check(Op::kDropoutForward, "x", x, DType::kF32));
     PETPREP_RETURN_IF_ERROR(Allocate(x.shape(), DType::kF32, y));
     PETPREP_RETURN_IF_ERROR(Allocate(x.shape(), DType::kU8, keep));
@@ -208,6 +249,7 @@ class CpuBackend : public Backend {
   Status DropoutBackward(const DeviceTensor& dy, float p, const DeviceTensor& keep,
                          DeviceTensor* dx) override {
     PETPREP_RETURN_IF_ERROR(Enter(Op::kDropoutBackward));
+    const OpClock clock(times_, Op::kDropoutBackward);
     PETPREP_RETURN_IF_ERROR(Check(Op::kDropoutBackward, "dy", dy, DType::kF32));
     PETPREP_RETURN_IF_ERROR(Check(Op::kDropoutBackward, "keep", keep, DType::kU8));
     if (dx != &dy) PETPREP_RETURN_IF_ERROR(Allocate(dy.shape(), DType::kF32, dx));
@@ -219,6 +261,7 @@ class CpuBackend : public Backend {
   Status SoftmaxCrossEntropy(const DeviceTensor& logits, const DeviceTensor& labels,
                              DeviceTensor* loss, DeviceTensor* dlogits) override {
     PETPREP_RETURN_IF_ERROR(Enter(Op::kSoftmaxCrossEntropy));
+    const OpClock clock(times_, Op::kSoftmaxCrossEntropy);
     return Loss(Op::kSoftmaxCrossEntropy, logits, labels, loss, dlogits,
                 [](const Tensor& z, const uint8_t* l, Tensor* d) {
                   return petprep::SoftmaxCrossEntropy(z, l, d);
@@ -227,6 +270,7 @@ class CpuBackend : public Backend {
   Status BceJaccard(const DeviceTensor& logits, const DeviceTensor& labels, DeviceTensor* loss,
                     DeviceTensor* dlogits) override {
     PETPREP_RETURN_IF_ERROR(Enter(Op::kBceJaccard));
+    const OpClock clock(times_, Op::kBceJaccard);
     return Loss(
         Op::kBceJaccard, logits, labels, loss, dlogits,
         [](const Tensor& z, const uint8_t* l, Tensor* d) { return petprep::BceJaccard(z, l, d); });
@@ -235,6 +279,7 @@ class CpuBackend : public Backend {
   Status AdamUpdate(const AdamConstants& k, DeviceTensor* w, const DeviceTensor& g, DeviceTensor* m,
                     DeviceTensor* v) override {
     PETPREP_RETURN_IF_ERROR(Enter(Op::kAdamUpdate));
+    const OpClock clock(times_, Op::kAdamUpdate);
     PETPREP_RETURN_IF_ERROR(CheckSameShapes(Op::kAdamUpdate, *w, {&g, m, v}));
     float* pw = w->f32();
     const float* pg = g.f32();
@@ -249,6 +294,7 @@ class CpuBackend : public Backend {
   Status SgdUpdate(const SgdConstants& k, DeviceTensor* w, const DeviceTensor& g,
                    DeviceTensor* buf) override {
     PETPREP_RETURN_IF_ERROR(Enter(Op::kSgdUpdate));
+    const OpClock clock(times_, Op::kSgdUpdate);
     PETPREP_RETURN_IF_ERROR(CheckSameShapes(Op::kSgdUpdate, *w, {&g, buf}));
     float* pw = w->f32();
     const float* pg = g.f32();
@@ -261,6 +307,7 @@ class CpuBackend : public Backend {
 
   Status Argmax(const DeviceTensor& logits, DeviceTensor* classes) override {
     PETPREP_RETURN_IF_ERROR(Enter(Op::kArgmax));
+    const OpClock clock(times_, Op::kArgmax);
     PETPREP_RETURN_IF_ERROR(Check(Op::kArgmax, "logits", logits, DType::kF32));
     PETPREP_RETURN_IF_ERROR(Allocate({logits.n(), 1, logits.h(), logits.w()}, DType::kU8, classes));
     const int64_t plane = logits.shape().plane();
@@ -276,6 +323,7 @@ class CpuBackend : public Backend {
   Status Confusion(const DeviceTensor& truth, const DeviceTensor& predicted, int classes,
                    DeviceTensor* counts) override {
     PETPREP_RETURN_IF_ERROR(Enter(Op::kConfusion));
+    const OpClock clock(times_, Op::kConfusion);
     PETPREP_RETURN_IF_ERROR(CheckConfusion(Op::kConfusion, truth, predicted, classes));
     PETPREP_RETURN_IF_ERROR(AllocateZero({classes * classes, 1, 1, 1}, DType::kU32, counts));
     const uint8_t* t = truth.u8();
@@ -353,11 +401,16 @@ class CpuBackend : public Backend {
   }
   CpuBackendFault fault_;
   uint64_t fault_calls_ = 0;
+  OpTimes* times_;
 };
 
 }  // namespace
 
 std::unique_ptr<Backend> NewCpuBackend() { return std::make_unique<CpuBackend>(); }
+
+std::unique_ptr<Backend> NewTimedCpuBackend(OpTimes* times) {
+  return std::make_unique<CpuBackend>(CpuBackendFault{}, times);
+}
 
 std::unique_ptr<Backend> NewFaultyCpuBackend(CpuBackendFault fault) {
   fault.armed = true;
