@@ -16,6 +16,7 @@
 #include "pipeline/dataset/dataset_reader.h"
 #include "pipeline/dataset/overlay.h"
 #include "pipeline/report/chart.h"
+#include "pipeline/train/calibrate.h"
 #include "pipeline/train/metrics.h"
 #include "pipeline/train/run_folder.h"
 #include "pipeline/train/train_options.h"
@@ -314,13 +315,11 @@ Status WriteReport(const ReportOptions& o, ReportResult* result) {
                           Fixed(c.value("ece_after", NAN)) + "</td></tr>";
     }
     calibration_html += "</table>";
-    if (calibration.contains("weights_sha256") && calibration["weights_sha256"].is_string() &&
-        calibration["weights_sha256"].get<std::string>() != shown_weights) {
-      calibration_html = "<p class=\"warn\">This temperature was fitted for other weights (step " +
-                         Html(Json(calibration.value("step", 0)).dump()) + ", " +
-                         Html(calibration.value("checkpoint", std::string("?"))) +
-                         " checkpoint) than the ones shown here: <code>petprep calibrate " +
-                         Html(Quote(o.run)) + "</code> fits them.</p>" + calibration_html;
+    std::string other_weights;  // said when T was fitted for weights other than those shown
+    auto fits = ReadTemperature(o.run, shown_weights, &other_weights);
+    if (!fits.ok()) return fits.status();
+    if (!other_weights.empty()) {
+      calibration_html = "<p class=\"warn\">" + Html(other_weights) + ".</p>" + calibration_html;
     }
   } else {
     calibration_html = "<p>Not calibrated: <code>petprep calibrate " + Html(Quote(o.run)) +
