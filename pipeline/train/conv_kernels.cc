@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "pipeline/train/kernels.h"
+#include "pipeline/train/scratch.h"
 #include "pipeline/train/simd.h"
 
 namespace petprep {
@@ -18,7 +19,7 @@ namespace {
 constexpr int kDotCoBlock = 24;            // output channels per unit (a multiple of 4 and 6)
 constexpr int64_t kDotUnitOutputs = 8192;  // about this many outputs per unit
 constexpr int kGradCBlock =
-    32;  // channels per unit: a multiple of every kernel's channel tile (16)
+    32;  // channels per unit: a multiple of every kernel's channel tile (8, 16 and 32)
 constexpr int kGradKBlock = 48;  // k values per unit (a multiple of 4, 6 and 12)
 
 conv_isa::DotFn DotFor(SimdPath path) {
@@ -93,7 +94,7 @@ void ForGradUnits(const GradPlan<T>& p, F f) {
 
 // out = ((P_0 + P_1) + P_2) + ..., element by element.
 template <typename T>
-void CombinePartials(const std::vector<T>& parts, int n, int64_t count, T* out) {
+void CombinePartials(const T* parts, int n, int64_t count, T* out) {
   if (n == 0) {
     std::fill(out, out + count, T(0));
     return;
@@ -111,18 +112,18 @@ void CombinePartials(const std::vector<T>& parts, int n, int64_t count, T* out) 
 template <typename T>
 void GradScalarAll(const GradPlan<T>& p) {
   const int64_t count = static_cast<int64_t>(p.c_count) * p.k_count;
-  std::vector<T> parts(static_cast<size_t>(count) * p.n);
+  Scratch<T> parts(static_cast<size_t>(count) * p.n);
   ForGradUnits(p, [&](int n, int c0, int c1, int k0, int k1) {
     const T* g = p.g + n * p.g_n;
     const T* src = p.src + n * p.src_n;
     for (int c = c0; c < c1; ++c) {
       for (int k = k0; k < k1; ++k) {
-        parts[n * count + static_cast<int64_t>(c) * p.k_count + k] =
+        parts.data()[n * count + static_cast<int64_t>(c) * p.k_count + k] =
             ChainGrad(g + c, p.gs, src + p.off[k], p.rs, p.h, p.w);
       }
     }
   });
-  CombinePartials(parts, p.n, count, p.out);
+  CombinePartials(parts.data(), p.n, count, p.out);
 }
 
 }  // namespace
@@ -153,11 +154,11 @@ void RunDot(const DotPlan<double>& p) {
 void RunGrad(const GradPlan<float>& p) {
   conv_isa::GradFn fn = GradFor(ActiveSimdPath());
   const int64_t count = static_cast<int64_t>(p.c_count) * p.k_count;
-  std::vector<float> parts(static_cast<size_t>(count) * p.n);
+  Scratch<float> parts(static_cast<size_t>(count) * p.n);
   ForGradUnits(p, [&](int n, int c0, int c1, int k0, int k1) {
     fn(p, n, c0, c1, k0, k1, parts.data() + n * count);
   });
-  CombinePartials(parts, p.n, count, p.out);
+  CombinePartials(parts.data(), p.n, count, p.out);
 }
 
 void RunGrad(const GradPlan<double>& p) { GradScalarAll(p); }

@@ -20,7 +20,7 @@ struct VAvx512 {
   static constexpr int kDotCo = 6;
   static constexpr int kDotXv = 2;
   static constexpr int kGradK = 12;
-  static constexpr int kGradCv = 1;
+  static constexpr int kGradCv = 2;
 };
 
 }  // namespace

@@ -115,29 +115,40 @@ inline void GradTile(const GradPlan<float>& p, const float* g, const float* src,
   }
 }
 
-template <typename V, int KB>
+template <typename V, int KB, int CV>
 inline void GradTail(int rem, const GradPlan<float>& p, const float* g, const float* src, int c0,
                      int c_end, int k0, float* part) {
   if constexpr (KB > 0) {
     if (rem == KB) {
-      GradTile<V, KB, V::kGradCv>(p, g, src, c0, c_end, k0, part);
+      GradTile<V, KB, CV>(p, g, src, c0, c_end, k0, part);
     } else {
-      GradTail<V, KB - 1>(rem, p, g, src, c0, c_end, k0, part);
+      GradTail<V, KB - 1, CV>(rem, p, g, src, c0, c_end, k0, part);
     }
   }
 }
 
+// Channels c0.. of every k in k0..k1-1, CV vectors of channels at a time.
+template <typename V, int CV>
+inline void GradChannels(const GradPlan<float>& p, const float* g, const float* src, int c0,
+                         int c_end, int k0, int k1, float* part) {
+  int k = k0;
+  for (; k + V::kGradK <= k1; k += V::kGradK) {
+    GradTile<V, V::kGradK, CV>(p, g, src, c0, c_end, k, part);
+  }
+  if (k < k1) GradTail<V, V::kGradK - 1, CV>(k1 - k, p, g, src, c0, c_end, k, part);
+}
+
+// The wide tile (kGradCv vectors of channels) where it would leave less than one vector unused,
+// else one vector at a time: which tile computes a lane never changes its value.
 template <typename V>
 inline void GradBlock(const GradPlan<float>& p, int n, int c0, int c1, int k0, int k1,
                       float* part) {
   const float* g = p.g + n * p.g_n;
   const float* src = p.src + n * p.src_n;
   constexpr int kCw = V::kGradCv * V::kL;
-  for (int c = c0; c < c1; c += kCw) {
-    int k = k0;
-    for (; k + V::kGradK <= k1; k += V::kGradK) {
-      GradTile<V, V::kGradK, V::kGradCv>(p, g, src, c, c1, k, part);
-    }
-    if (k < k1) GradTail<V, V::kGradK - 1>(k1 - k, p, g, src, c, c1, k, part);
+  int c = c0;
+  for (; c1 - c > kCw - V::kL; c += kCw) {
+    GradChannels<V, V::kGradCv>(p, g, src, c, c1, k0, k1, part);
   }
+  for (; c < c1; c += V::kL) GradChannels<V, 1>(p, g, src, c, c1, k0, k1, part);
 }

@@ -92,15 +92,23 @@ PETPREP_HD_INLINE T ReluGrad(T y, T dy) {
   return y > T(0) ? dy : T(0);
 }
 
-// The winner of a 2x2 window q0 (0,0), q1 (0,1), q2 (1,0), q3 (1,1): the first maximum.
+// The winner of a 2x2 window q0 (0,0), q1 (0,1), q2 (1,0), q3 (1,1): the first maximum (a
+// later value wins only when greater, so ties and NaNs keep the earlier); *value is its value.
+// Written as selects, without branches, so that a loop over windows vectorises.
+template <typename T>
+PETPREP_HD_INLINE int MaxPoolWinner(T q0, T q1, T q2, T q3, T* value) {
+  const bool m1 = q1 > q0;
+  const T b1 = m1 ? q1 : q0;
+  const bool m2 = q2 > b1;
+  const T b2 = m2 ? q2 : b1;
+  const bool m3 = q3 > b2;
+  *value = m3 ? q3 : b2;
+  return m3 ? 3 : m2 ? 2 : m1 ? 1 : 0;
+}
 template <typename T>
 PETPREP_HD_INLINE int MaxPoolWinner(T q0, T q1, T q2, T q3) {
-  T best = q0;
-  int win = 0;
-  if (q1 > best) best = q1, win = 1;
-  if (q2 > best) best = q2, win = 2;
-  if (q3 > best) win = 3;
-  return win;
+  T value;
+  return MaxPoolWinner(q0, q1, q2, q3, &value);
 }
 
 // The predicted class at one pixel: the first maximum over c channels, z[k * plane].

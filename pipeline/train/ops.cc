@@ -9,6 +9,7 @@
 #include "pipeline/train/conv_kernels.h"
 #include "pipeline/train/kernels.h"
 #include "pipeline/train/mathfn.h"
+#include "pipeline/train/scratch.h"
 #include "pipeline/train/threads.h"
 
 namespace petprep {
@@ -52,37 +53,52 @@ T TensorSumOf(int n, int c, int64_t plane, F f) {
   return acc;
 }
 
-// (N,C,H,W) -> (N,C,H+2,W+2) with a zero border.
+// The element count of x padded by one on every side.
 template <typename T>
-void PadOne(const TensorT<T>& x, TensorT<T>* xp) {
-  xp->Resize(x.n(), x.c(), x.h() + 2, x.w() + 2);
-  const int planes = x.n() * x.c();
-  tbb::parallel_for(0, planes, [&](int pl) {
-    const T* s = x.data() + static_cast<int64_t>(pl) * x.plane();
-    T* d = xp->data() + static_cast<int64_t>(pl) * xp->plane();
-    for (int y = 0; y < x.h(); ++y) {
-      std::copy(s + y * x.w(), s + (y + 1) * x.w(), d + (y + 1) * xp->w() + 1);
-    }
-  });
+size_t PaddedCount(const TensorT<T>& x) {
+  return static_cast<size_t>(x.n()) * x.c() * (x.h() + 2) * (x.w() + 2);
 }
 
-// (N,C,H,W) -> per image (H*W positions) x gs channels, gs = C rounded up to 16, zeros after C.
+// (N,C,H,W) -> (N,C,H+2,W+2) with a zero border, written to `out` (PaddedCount(x) elements;
+// every one is written) and returned as a view of it.
 template <typename T>
-std::vector<T> ChannelsLast(const TensorT<T>& x, int64_t* gs) {
-  *gs = (x.c() + 15) / 16 * 16;
+TensorT<T> PadOne(const TensorT<T>& x, T* out) {
+  TensorT<T> xp = TensorT<T>::View(out, x.n(), x.c(), x.h() + 2, x.w() + 2);
+  const int planes = x.n() * x.c(), h = x.h(), w = x.w(), wp = w + 2;
+  tbb::parallel_for(0, planes, [&](int pl) {
+    const T* s = x.data() + static_cast<int64_t>(pl) * x.plane();
+    T* d = out + static_cast<int64_t>(pl) * xp.plane();
+    std::fill(d, d + wp + 1, T(0));  // the top row and the left border of the first
+    for (int y = 0; y < h; ++y) {
+      T* row = d + (y + 1) * wp + 1;
+      std::copy(s + y * w, s + (y + 1) * w, row);
+      row[w] = T(0);
+      row[w + 1] = T(0);  // the left border of the next row
+    }
+    std::fill(d + (h + 1) * wp + 1, d + (h + 2) * wp, T(0));  // the rest of the bottom row
+  });
+  return xp;
+}
+
+// Channels-last rows of gs = C rounded up to 16 (zeros after C) per position.
+inline int64_t ChannelsLastStride(int c) { return (c + 15) / 16 * 16; }
+
+// (N,C,H,W) -> per image (H*W positions) x gs channels, gs = ChannelsLastStride(C), into `out`
+// (N * H * W * gs elements; every one is written).
+template <typename T>
+void ChannelsLast(const TensorT<T>& x, T* out) {
   const int64_t plane = static_cast<int64_t>(x.plane());
-  std::vector<T> out(static_cast<size_t>(x.n()) * plane * *gs, T(0));
-  const int64_t stride = *gs;
+  const int64_t stride = ChannelsLastStride(x.c());
   const int64_t blocks = (plane + 255) / 256;
   tbb::parallel_for(int64_t{0}, x.n() * blocks, [&](int64_t i) {
     const int64_t n = i / blocks, p0 = (i % blocks) * 256, p1 = std::min(plane, p0 + 256);
     const T* s = x.data() + n * x.c() * plane;
-    T* d = out.data() + n * plane * stride;
+    T* d = out + n * plane * stride;
     for (int64_t p = p0; p < p1; ++p) {
       for (int c = 0; c < x.c(); ++c) d[p * stride + c] = s[c * plane + p];
+      for (int64_t c = x.c(); c < stride; ++c) d[p * stride + c] = T(0);
     }
   });
-  return out;
 }
 
 template <typename T>
@@ -123,10 +139,10 @@ DotPlan<T> MakeDot(const T* src, int64_t src_n, const std::vector<int64_t>& off,
 
 // A gradient plan from channels-last g (gs per position) into out (C x K).
 template <typename T>
-GradPlan<T> MakeGrad(const std::vector<T>& g, int64_t gs, int c, const T* src, int64_t src_n,
+GradPlan<T> MakeGrad(const T* g, int64_t gs, int c, const T* src, int64_t src_n,
                      const std::vector<int64_t>& off, int64_t rs, int n, int h, int wd, T* out) {
   GradPlan<T> p;
-  p.g = g.data();
+  p.g = g;
   p.g_n = static_cast<int64_t>(h) * wd * gs;
   p.gs = gs;
   p.c_count = c;
@@ -161,8 +177,8 @@ std::vector<T> ChannelSums(const TensorT<T>& x) {
 template <typename T>
 void Conv3x3Forward(const TensorT<T>& x, const TensorT<T>& w, const TensorT<T>* bias,
                     TensorT<T>* y) {
-  TensorT<T> xp;
-  PadOne(x, &xp);
+  Scratch<T> xs(PaddedCount(x));
+  const TensorT<T> xp = PadOne(x, xs.data());
   std::vector<int64_t> off = Offsets3x3(x.c(), xp.h(), xp.w());
   y->Reshape(x.n(), w.n(), x.h(), x.w());
   RunDot(MakeDot<T>(xp.data(), static_cast<int64_t>(x.c()) * xp.plane(), off, xp.w(), w.data(),
@@ -175,31 +191,32 @@ void Conv3x3Backward(const TensorT<T>& x, const TensorT<T>& w, const TensorT<T>&
                      TensorT<T>* dw, TensorT<T>* db) {
   const int ci = x.c(), co = w.n();
   if (dx != nullptr) {
-    TensorT<T> dyp;
-    PadOne(dy, &dyp);
+    Scratch<T> dys(PaddedCount(dy));
+    const TensorT<T> dyp = PadOne(dy, dys.data());
     // wf[ci][co * 9 + a * 3 + b] = w[co][ci][2 - a][2 - b]
-    std::vector<T> wf(static_cast<size_t>(ci) * co * 9);
-    for (int i = 0; i < ci; ++i) {
+    Scratch<T> wf(static_cast<size_t>(ci) * co * 9);
+    tbb::parallel_for(0, ci, [&](int i) {
       for (int o = 0; o < co; ++o) {
         for (int t = 0; t < 9; ++t) {
-          wf[(static_cast<size_t>(i) * co + o) * 9 + t] =
+          wf.data()[(static_cast<size_t>(i) * co + o) * 9 + t] =
               w[(static_cast<size_t>(o) * ci + i) * 9 + 8 - t];
         }
       }
-    }
+    });
     std::vector<int64_t> off = Offsets3x3(co, dyp.h(), dyp.w());
     dx->Reshape(x.n(), ci, x.h(), x.w());
     RunDot(MakeDot<T>(dyp.data(), static_cast<int64_t>(co) * dyp.plane(), off, dyp.w(), wf.data(),
                       nullptr, x.n(), ci, x.h(), x.w(), dx->data()));
   }
-  TensorT<T> xp;
-  PadOne(x, &xp);
+  Scratch<T> xs(PaddedCount(x));
+  const TensorT<T> xp = PadOne(x, xs.data());
   std::vector<int64_t> off = Offsets3x3(ci, xp.h(), xp.w());
-  int64_t gs = 0;
-  std::vector<T> g = ChannelsLast(dy, &gs);
+  const int64_t gs = ChannelsLastStride(dy.c());
+  Scratch<T> g(static_cast<size_t>(dy.n()) * dy.plane() * gs);
+  ChannelsLast(dy, g.data());
   dw->Reshape(co, ci, 3, 3);
-  RunGrad(MakeGrad<T>(g, gs, co, xp.data(), static_cast<int64_t>(ci) * xp.plane(), off, xp.w(),
-                      x.n(), x.h(), x.w(), dw->data()));
+  RunGrad(MakeGrad<T>(g.data(), gs, co, xp.data(), static_cast<int64_t>(ci) * xp.plane(), off,
+                      xp.w(), x.n(), x.h(), x.w(), dw->data()));
   BiasGrad(dy, db);
 }
 
@@ -232,11 +249,12 @@ void Conv1x1Backward(const TensorT<T>& x, const TensorT<T>& w, const TensorT<T>&
                       x.w(), dx->data()));
   }
   std::vector<int64_t> off = PlaneOffsets(ci, plane);
-  int64_t gs = 0;
-  std::vector<T> g = ChannelsLast(dy, &gs);
+  const int64_t gs = ChannelsLastStride(dy.c());
+  Scratch<T> g(static_cast<size_t>(dy.n()) * plane * gs);
+  ChannelsLast(dy, g.data());
   dw->Reshape(co, ci, 1, 1);
-  RunGrad(
-      MakeGrad<T>(g, gs, co, x.data(), ci * plane, off, x.w(), x.n(), x.h(), x.w(), dw->data()));
+  RunGrad(MakeGrad<T>(g.data(), gs, co, x.data(), ci * plane, off, x.w(), x.n(), x.h(), x.w(),
+                      dw->data()));
   BiasGrad(dy, db);
 }
 
@@ -249,7 +267,7 @@ void ConvT2x2Forward(const TensorT<T>& x, const TensorT<T>& w, const TensorT<T>*
   const int64_t plane = static_cast<int64_t>(x.plane());
   std::vector<int64_t> off = PlaneOffsets(ci, plane);
   y->Reshape(n, co, 2 * h, 2 * wd);
-  std::vector<T> z(static_cast<size_t>(n) * co * plane);
+  Scratch<T> z(static_cast<size_t>(n) * co * plane);
   std::vector<T> wab(static_cast<size_t>(co) * ci);
   for (int ab = 0; ab < 4; ++ab) {
     for (int o = 0; o < co; ++o) {  // wab[co][ci] = w[ci][co][a][b]
@@ -275,7 +293,7 @@ void ConvT2x2Backward(const TensorT<T>& x, const TensorT<T>& w, const TensorT<T>
   const int n = x.n(), ci = x.c(), co = w.c(), h = x.h(), wd = x.w();
   const int64_t plane = static_cast<int64_t>(x.plane());
   // d[n][co * 4 + a * 2 + b][y][x] = dy[n][co][2y + a][2x + b]
-  std::vector<T> d(static_cast<size_t>(n) * co * 4 * plane);
+  Scratch<T> d(static_cast<size_t>(n) * co * 4 * plane);
   tbb::parallel_for(0, n * co, [&](int pl) {
     const T* s = dy.data() + static_cast<int64_t>(pl) * dy.plane();
     for (int ab = 0; ab < 4; ++ab) {
@@ -292,10 +310,11 @@ void ConvT2x2Backward(const TensorT<T>& x, const TensorT<T>& w, const TensorT<T>
     RunDot(
         MakeDot<T>(d.data(), co * 4 * plane, off, wd, w.data(), nullptr, n, ci, h, wd, dx->data()));
   }
-  int64_t gs = 0;
-  std::vector<T> g = ChannelsLast(x, &gs);
+  const int64_t gs = ChannelsLastStride(ci);
+  Scratch<T> g(static_cast<size_t>(n) * plane * gs);
+  ChannelsLast(x, g.data());
   dw->Reshape(ci, co, 2, 2);
-  RunGrad(MakeGrad<T>(g, gs, ci, d.data(), co * 4 * plane, off, wd, n, h, wd, dw->data()));
+  RunGrad(MakeGrad<T>(g.data(), gs, ci, d.data(), co * 4 * plane, off, wd, n, h, wd, dw->data()));
   BiasGrad(dy, db);
 }
 
@@ -425,10 +444,12 @@ void MaxPoolForward(const TensorT<T>& x, TensorT<T>* y, uint8_t* argmax) {
     T* d = y->data() + static_cast<int64_t>(pl) * y->plane();
     uint8_t* am = argmax + static_cast<int64_t>(pl) * y->plane();
     for (int i = 0; i < ho; ++i) {
+      const T* r0 = s + 2 * i * x.w();
+      const T* r1 = r0 + x.w();
       for (int j = 0; j < wo; ++j) {
-        const T* q = s + 2 * i * x.w() + 2 * j;
-        const int win = MaxPoolWinner(q[0], q[1], q[x.w()], q[x.w() + 1]);
-        d[i * wo + j] = q[(win / 2) * x.w() + win % 2];
+        T v;
+        const int win = MaxPoolWinner(r0[2 * j], r0[2 * j + 1], r1[2 * j], r1[2 * j + 1], &v);
+        d[i * wo + j] = v;
         am[i * wo + j] = static_cast<uint8_t>(win);
       }
     }
@@ -541,23 +562,30 @@ T SoftmaxCrossEntropy(const TensorT<T>& logits, const uint8_t* labels, TensorT<T
   const int64_t plane = static_cast<int64_t>(logits.plane());
   const T count = static_cast<T>(static_cast<int64_t>(n) * plane);
   dlogits->Reshape(n, c, logits.h(), logits.w());
-  TensorT<T> loss(n, 1, logits.h(), logits.w());
+  Scratch<T> loss(static_cast<size_t>(n) * plane);
+  constexpr int kKept = 16;  // up to this many classes, each exponential is formed once
   ParallelElements(static_cast<int64_t>(n) * plane, [&](int64_t e) {
     const int64_t j = e / plane, i = e % plane;
     const T* z = logits.data() + j * c * plane + i;
     T m = z[0];
     for (int k = 1; k < c; ++k) m = z[k * plane] > m ? z[k * plane] : m;
+    T ex[kKept];
     T s = T(0);
-    for (int k = 0; k < c; ++k) s = s + Exp(z[k * plane] - m);
+    for (int k = 0; k < c; ++k) {
+      const T ek = Exp(z[k * plane] - m);
+      if (k < kKept) ex[k] = ek;
+      s = s + ek;
+    }
     const int label = labels[e];
-    loss[e] = (m + Log(s)) - z[label * plane];
+    loss.data()[e] = (m + Log(s)) - z[label * plane];
     T* d = dlogits->data() + j * c * plane + i;
     for (int k = 0; k < c; ++k) {
-      T pk = Exp(z[k * plane] - m) / s;
+      T pk = (k < kKept ? ex[k] : Exp(z[k * plane] - m)) / s;
       d[k * plane] = (k == label ? pk - T(1) : pk) / count;
     }
   });
-  return TensorSumOf<T>(n, 1, plane, [&](int j, int, int64_t i) { return loss[j * plane + i]; }) /
+  const T* l = loss.data();
+  return TensorSumOf<T>(n, 1, plane, [&](int j, int, int64_t i) { return l[j * plane + i]; }) /
          count;
 }
 
