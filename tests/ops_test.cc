@@ -8,6 +8,7 @@
 #include <functional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "pipeline/core/hash.h"
@@ -15,6 +16,7 @@
 #include "pipeline/train/conv_kernels.h"
 #include "pipeline/train/kernels.h"
 #include "pipeline/train/mathfn.h"
+#include "pipeline/train/scratch.h"
 #include "pipeline/train/simd.h"
 #include "pipeline/train/threads.h"
 
@@ -233,6 +235,56 @@ TEST(OpsTest, ConvKnownAnswers) {
   ASSERT_EQ(yt.ShapeString(), "1x1x2x4");
   const float want[8] = {2.5f, 4.5f, 3.5f, 6.5f, 6.5f, 8.5f, 9.5f, 12.5f};
   for (int i = 0; i < 8; ++i) EXPECT_EQ(yt[i], want[i]) << i;
+}
+
+// The winner over every ordering of a window with ties, signed zeros, infinities and NaNs: the
+// first maximum (a later value wins only when greater), and the value is that element's bits.
+TEST(OpsTest, MaxPoolWinnerIsTheFirstMaximum) {
+  const float nan = std::nanf(""), inf = INFINITY;
+  const std::vector<float> values = {1.0f, 2.0f, -0.0f, 0.0f, -inf, inf, nan, 2.0f};
+  int checked = 0;
+  for (float a : values)
+    for (float b : values)
+      for (float c : values)
+        for (float d : values) {
+          const float q[4] = {a, b, c, d};
+          int want = 0;
+          for (int i = 1; i < 4; ++i)
+            if (q[i] > q[want]) want = i;
+          float v = 0;
+          const int win = MaxPoolWinner(a, b, c, d, &v);
+          ASSERT_EQ(win, want) << a << " " << b << " " << c << " " << d;
+          ASSERT_EQ(FloatToBits(v), FloatToBits(q[want]));
+          ASSERT_EQ(MaxPoolWinner(a, b, c, d), want);
+          ++checked;
+        }
+  EXPECT_EQ(checked, 4096);
+}
+
+// A temporary given back is taken again (no fresh allocation on the next call of the same size);
+// one taken while another is held is a different buffer.
+TEST(OpsTest, ScratchIsReusedAndNeverShared) {
+  std::thread([] {  // a thread of its own: its pool starts empty
+    const float* first = nullptr;
+    {
+      Scratch<float> a(1000);
+      ASSERT_EQ(a.size(), 1000u);
+      first = a.data();
+      for (size_t i = 0; i < a.size(); ++i) a.data()[i] = 1.0f;
+    }
+    {
+      Scratch<float> b(800);  // fits in the buffer just given back
+      EXPECT_EQ(b.data(), first);
+      Scratch<float> c(800);  // taken while b is held
+      EXPECT_NE(c.data(), b.data());
+      for (size_t i = 0; i < c.size(); ++i) c.data()[i] = 2.0f;
+      EXPECT_EQ(b.data()[0], 1.0f);  // c's writes are not in b
+    }
+    Scratch<float> big(1u << 20);  // grown past every pooled buffer
+    for (size_t i = 0; i < big.size(); ++i) big.data()[i] = 3.0f;
+    EXPECT_EQ(big.data()[big.size() - 1], 3.0f);
+  })
+      .join();
 }
 
 TEST(OpsTest, MaxPoolTiesGoToTheFirstInWindowOrder) {

@@ -16,7 +16,7 @@ namespace petprep {
 namespace {
 
 // Work units: their size only decides how outputs are shared among threads, never a value.
-constexpr int kDotCoBlock = 24;            // output channels per unit (a multiple of 4 and 6)
+constexpr int kDotCoBlock = 24;            // output channels per unit (a multiple of 4, 6 and 12)
 constexpr int64_t kDotUnitOutputs = 8192;  // about this many outputs per unit
 constexpr int kGradCBlock =
     32;  // channels per unit: a multiple of every kernel's channel tile (8, 16 and 32)

@@ -17,7 +17,7 @@ struct VAvx512 {
   static R Set1(float x) { return _mm512_set1_ps(x); }
   static R Fma(R a, R b, R c) { return _mm512_fmadd_ps(a, b, c); }
   static void Store(float* p, R r) { _mm512_storeu_ps(p, r); }
-  static constexpr int kDotCo = 6;
+  static constexpr int kDotCo = 12;
   static constexpr int kDotXv = 2;
   static constexpr int kGradK = 12;
   static constexpr int kGradCv = 2;
