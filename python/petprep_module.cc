@@ -347,16 +347,23 @@ PYBIND11_MODULE(petprep, m) {
       .def_property_readonly("fingerprint",
                              [](const Dataset& d) { return d.reader->fingerprint(); })
       .def_property_readonly("size", [](const Dataset& d) { return d.reader->image_size(); })
-      .def_property_readonly(
-          "codec",
-          [](const Dataset& d) { return d.reader->manifest()["options"].value("codec", ""); })
+      .def_property_readonly("codec", [](const Dataset& d) { return d.reader->layout().codec; })
       .def_property_readonly("splits", [](const Dataset& d) { return d.reader->splits(); })
       .def_property_readonly(
-          "counts", [](const Dataset& d) { return FromJson(d.reader->manifest()["counts"]); })
+          "counts",
+          [](const Dataset& d) {
+            return FromJson(d.reader->manifest().value("counts", nlohmann::ordered_json()));
+          })
       .def_property_readonly(
-          "options", [](const Dataset& d) { return FromJson(d.reader->manifest()["options"]); })
+          "options",
+          [](const Dataset& d) {
+            return FromJson(d.reader->manifest().value("options", nlohmann::ordered_json()));
+          })
       .def_property_readonly(
-          "sources", [](const Dataset& d) { return FromJson(d.reader->manifest()["sources"]); })
+          "sources",
+          [](const Dataset& d) {
+            return FromJson(d.reader->manifest().value("sources", nlohmann::ordered_json()));
+          })
       .def_property_readonly("manifest",
                              [](const Dataset& d) { return FromJson(d.reader->manifest()); })
       .def(

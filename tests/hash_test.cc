@@ -54,10 +54,10 @@ TEST(HashTest, Sha256OfFileMatchesBytes) {
   std::string data(3 << 20, 'x');
   data[12345] = 'y';
   ASSERT_TRUE(WriteFileAtomic(dir / "f", data).ok());
-  auto digest = Sha256OfFile(dir / "f");
+  auto digest = Sha256OfFile(dir / "f", kArchiveFileLimit);
   ASSERT_TRUE(digest.ok());
   EXPECT_EQ(*digest, Sha256Of(data));
-  auto missing = Sha256OfFile(dir / "nope");
+  auto missing = Sha256OfFile(dir / "nope", kArchiveFileLimit);
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.status().message().find(dir / "nope"), std::string::npos);
 }

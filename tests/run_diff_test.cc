@@ -154,14 +154,34 @@ TEST_F(RunDiffTest, AResumedTracedRunKeepsTheUninterruptedTrace) {
 }
 
 TEST_F(RunDiffTest, BadInputIsAClearError) {
+  // 1 is the answer "different": an error is 2.
   const testing::CommandResult missing = Diff(Run("nope"), Run("nope2"));
-  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(missing.exit_code, 2);
   EXPECT_NE(missing.err.find("no such run folder"), std::string::npos) << missing.err;
   EXPECT_EQ(testing::RunPetprep("diff " + Run("nope")).exit_code, 2);
   const testing::CommandResult steps = testing::RunPetprep(
       "train --data " + data_ + " --out " + Run("bad-trace") + " --trace-steps 5:2 -q");
   EXPECT_EQ(steps.exit_code, 2) << steps.err;
   EXPECT_NE(steps.err.find("--trace-steps 5:2"), std::string::npos) << steps.err;
+}
+
+// A step line whose step is no step number must not be dropped (the runs would read "the same").
+TEST_F(RunDiffTest, AStepThatIsNotAStepNumberIsAnError) {
+  const std::string a = Train("steps-a", "");
+  const std::string b = Run("steps-b");
+  ASSERT_EQ(std::system(("cp -r " + a + " " + b).c_str()), 0);
+  auto text = ReadFile(b + "/metrics.jsonl");
+  ASSERT_TRUE(text.ok());
+  const size_t at = text->find("\"step\":3,");
+  ASSERT_NE(at, std::string::npos) << *text;
+  std::string edited = *text;
+  edited.replace(at, 9, "\"step\":1e30,");
+  ASSERT_TRUE(WriteFileAtomic(b + "/metrics.jsonl", edited).ok());
+  const testing::CommandResult r = Diff(a, b);
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find(b + "/metrics.jsonl: line "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("at /step: 1e+30 is not a step number"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out.find("the same"), std::string::npos) << r.out;
 }
 
 TEST(TraceTest, SpecsParseAndNpyRoundTrips) {

@@ -9,6 +9,17 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/core/read_file.h"
+
+namespace petprep {
+
+// A test reads what it made, whole, of any kind (the library names a limit per kind).
+inline Result<std::string> ReadFile(const std::string& path) {
+  return ReadFile(path, FileLimit{"test file", uint64_t{1} << 34});
+}
+
+}  // namespace petprep
+
 namespace petprep::testing {
 
 // A fresh folder under $TMPDIR (or /tmp), removed with its contents on destruction.

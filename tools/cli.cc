@@ -36,6 +36,14 @@ bool ParseArgs(CLI::App& app, CommandContext& ctx, int* exit_code) {
   return true;
 }
 
+void AddMaxPixels(CLI::App& app, uint64_t* max_pixels) {
+  app.add_option("--max-pixels", *max_pixels,
+                 "Refuse a picture whose header declares more pixels, before decoding it "
+                 "(default 100000000)")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40))
+      ->type_name("N");
+}
+
 int ReportError(const CommandContext& ctx, const Status& status) {
   if (status.ok()) return kExitOk;
   if (status.IsInterrupted()) {

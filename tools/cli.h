@@ -32,6 +32,9 @@ void SetupApp(CLI::App& app, CommandContext& ctx, const std::string& description
 // kExitUsage (the error printed).
 bool ParseArgs(CLI::App& app, CommandContext& ctx, int* exit_code);
 
+// --max-pixels, on every command that decodes pictures it is given.
+void AddMaxPixels(CLI::App& app, uint64_t* max_pixels);
+
 // Prints "petprep <cmd>: error: ..." (or "interrupted") to stderr; returns the exit code.
 int ReportError(const CommandContext& ctx, const Status& status);
 

@@ -31,7 +31,7 @@ int RunDiff(CommandContext& ctx) {
            "with --trace-steps covering that step, the first op whose result differs (with "
            "--trace-tensors: how large the difference is and where). Exit 0 the same (a "
            "difference of device, threads or machine alone is reported and is the promise "
-           "holding), 1 different, 2 usage.",
+           "holding), 1 different, 2 an error (a usage error, a run that cannot be read).",
            "petprep diff runs/a runs/b");
   std::string a, b;
   bool json = false;
@@ -41,7 +41,10 @@ int RunDiff(CommandContext& ctx) {
   int rc;
   if (!ParseArgs(app, ctx, &rc)) return rc;
   auto d = DiffRuns(a, b);
-  if (!d.ok()) return ReportError(ctx, d.status());
+  if (!d.ok()) {
+    // 1 means "different": an error that decides nothing must not read as an answer.
+    return ReportError(ctx, d.status()) == kExitInterrupted ? kExitInterrupted : kExitUsage;
+  }
   const bool same = d->Same();
   if (json) {
     std::printf("%s\n", d->ToJson().dump(2).c_str());

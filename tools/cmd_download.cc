@@ -41,11 +41,13 @@ int RunDownload(CommandContext& ctx) {
   app.add_flag("--force", o.force, "Fetch and convert again even when verified copies exist");
   std::string policy = "repair";
   int jobs = 0;
+  uint64_t max_pixels = kDefaultMaxPixels;
   ExtractLimits limits;
   app.add_option("--on-defect", policy,
                  "repair (decode and re-encode losslessly), skip (leave the pet out) or fail")
       ->capture_default_str()
       ->check(CLI::IsMember({"repair", "skip", "fail"}));
+  AddMaxPixels(app, &max_pixels);
   app.add_option("--jobs", jobs, "Conversion threads (default: all cores)")
       ->check(CLI::Range(1, 1024));
   app.add_option("--max-extract-bytes", limits.max_total_bytes,
@@ -73,6 +75,7 @@ int RunDownload(CommandContext& ctx) {
   c.data_dir = o.out_dir;
   c.policy = *ParsePolicy(policy);
   c.jobs = jobs;
+  c.max_pixels = max_pixels;
   c.limits = limits;
   c.force = o.force;
   SourceArchive* targets[2] = {&c.images, &c.annotations};

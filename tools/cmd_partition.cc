@@ -31,6 +31,7 @@ int RunPartition(CommandContext& ctx) {
       ->capture_default_str();
   app.add_option("--shard-records", o.shard_records, "Records per shard")->capture_default_str();
   app.add_option("--jobs", o.jobs, "Threads (default: all cores)")->check(CLI::Range(1, 1024));
+  AddMaxPixels(app, &o.max_pixels);
   app.add_flag("--force", o.force, "Replace an existing output");
   int rc;
   if (!ParseArgs(app, ctx, &rc)) return rc;

@@ -30,6 +30,8 @@ int RunPredict(CommandContext& ctx) {
                "Also OUT/<name>.probabilities.npy: the class probabilities per pixel, "
                "softmax(logits / T) with the run's calibrated T (1 if not calibrated), float32 "
                "(1, 3, S, S) at the model's input size, classes pet, background, border");
+  uint64_t max_pixels = kDefaultMaxPixels;
+  AddMaxPixels(app, &max_pixels);
   app.add_option("--threads", threads, "Threads (default: all cores)")->check(CLI::Range(1, 1024));
   app.add_option("--device", device,
                  "The ops backend: cpu, cuda, cuda-sim (slow; never changes a result)")
@@ -40,7 +42,8 @@ int RunPredict(CommandContext& ctx) {
   std::vector<std::string> written;
   std::string note;
   Status s = WithThreads(threads, [&] {
-    return PredictRun(run, images, out, checkpoint, device, probabilities, &written, &note);
+    return PredictRun(run, images, out, checkpoint, device, probabilities, &written, &note,
+                      max_pixels);
   });
   if (!note.empty() && probabilities)
     std::fprintf(stderr, "petprep predict: note: %s\n", note.c_str());

@@ -2,10 +2,10 @@
 
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <vector>
+
+#include "pipeline/core/read_file.h"
 
 namespace petprep {
 namespace {
@@ -59,11 +59,9 @@ int Q8(float j) { return static_cast<int>(std::lround((1.0 + j) * 256.0)); }
 }  // namespace
 
 Result<AugmentSpec> AugmentSpec::FromFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound(path + ": cannot read the augmentation spec");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return FromJson(text.str(), path);
+  auto text = ReadFile(path, kJsonFileLimit);
+  if (!text.ok()) return text.status().WithContext("the augmentation spec");
+  return FromJson(*text, path);
 }
 
 AugmentSpec AugmentSpec::None() {

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "pipeline/core/read_file.h"
 #include "pipeline/core/status.h"
 
 namespace petprep {
@@ -54,9 +55,6 @@ Status WriteFileAtomic(const std::string& path, std::string_view data);
 // Writes `data` to `path` directly, without a temp name or fsync: for files inside a folder
 // that is itself synced (syncfs) and renamed into place whole.
 Status WriteFileUnsynced(const std::string& path, std::string_view data);
-
-// Reads a whole file.
-Result<std::string> ReadFile(const std::string& path);
 
 // Creates a folder and any missing parents (mkdir -p). An existing folder is fine; an
 // existing file of that name is an error naming it.

@@ -8,6 +8,8 @@
 #include <memory>
 #include <vector>
 
+#include "pipeline/core/read_file.h"
+
 namespace petprep {
 
 std::string ToHex(const uint8_t* data, size_t size) {
@@ -57,14 +59,17 @@ uint64_t SampleKeyOf(std::string_view pet_id) {
   return key;
 }
 
-Result<Sha256Digest> Sha256OfFile(const std::string& path) {
-  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
-  if (!f) return Status::IoError(path + ": cannot open: " + std::strerror(errno));
+Result<Sha256Digest> Sha256OfFile(const std::string& path, const FileLimit& limit) {
+  auto f = ReadableFile::Open(path, limit);
+  if (!f.ok()) return f.status();
   Sha256 h;
   std::vector<char> buf(1 << 20);
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), f.get())) > 0) h.Update(buf.data(), n);
-  if (std::ferror(f.get())) return Status::IoError(path + ": read failed");
+  for (;;) {
+    auto n = f->Read(buf.data(), buf.size());
+    if (!n.ok()) return n.status();
+    if (*n == 0) break;
+    h.Update(buf.data(), *n);
+  }
   return h.Finish();
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "pipeline/core/read_file.h"
 #include "pipeline/core/status.h"
 
 namespace petprep {
@@ -82,7 +83,7 @@ std::string Sha256Hex(std::string_view data);
 // about a sample is counted by this key, never by its position in a batch or a stream.
 uint64_t SampleKeyOf(std::string_view pet_id);
 
-// SHA-256 of a file's bytes, read in 1 MiB blocks.
-Result<Sha256Digest> Sha256OfFile(const std::string& path);
+// SHA-256 of a regular file's bytes, read in 1 MiB blocks, refused past `limit`.
+Result<Sha256Digest> Sha256OfFile(const std::string& path, const FileLimit& limit);
 
 }  // namespace petprep

@@ -54,7 +54,23 @@ Result<std::string> EncodeJpeg(const Image& image, int quality, JpegColor color)
   return bytes;
 }
 
-Result<Image> DecodeJpeg(const std::string& bytes) {
+Status CheckPictureSize(int64_t width, int64_t height, uint64_t max_pixels, const char* format) {
+  if (width <= 0 || height <= 0) {
+    return Status::Corruption(std::string("a ") + format + " of " + std::to_string(width) + "x" +
+                              std::to_string(height) + " pixels");
+  }
+  const uint64_t pixels = static_cast<uint64_t>(width) * static_cast<uint64_t>(height);
+  if (pixels <= max_pixels) return Status::Ok();
+  char text[160];
+  std::snprintf(text, sizeof text,
+                "a %lldx%lld %s (%.1f megapixels) is over the limit of %.1f megapixels "
+                "(--max-pixels)",
+                static_cast<long long>(width), static_cast<long long>(height), format,
+                static_cast<double>(pixels) / 1e6, static_cast<double>(max_pixels) / 1e6);
+  return Status::InvalidArgument(text);
+}
+
+Result<Image> DecodeJpeg(const std::string& bytes, uint64_t max_pixels) {
   struct TjDecompressor {
     tjhandle handle = tjInitDecompress();
     ~TjDecompressor() {
@@ -67,6 +83,7 @@ Result<Image> DecodeJpeg(const std::string& bytes) {
   if (tjDecompressHeader3(tj.handle, p, bytes.size(), &w, &h, &sub, &cs) != 0) {
     return Status::Corruption(std::string("unreadable JPEG: ") + tjGetErrorStr2(tj.handle));
   }
+  PETPREP_RETURN_IF_ERROR(CheckPictureSize(w, h, max_pixels, "JPEG"));
   Image img(w, h, 3);
   if (tjDecompress2(tj.handle, p, bytes.size(), img.data.data(), w, 0, h, TJPF_RGB,
                     TJFLAG_ACCURATEDCT) != 0) {
@@ -108,7 +125,8 @@ void PngRead(png_structp png, png_bytep out, png_size_t size) {
 // libpng reports errors by longjmp: the frame holding setjmp keeps no C++ object that changes
 // after it; results go through pointers to the caller's frame. libpng's transformations give
 // OpenCV's IMREAD_UNCHANGED layout.
-bool ReadAnyPngInto(const std::string& bytes, AnyPng* out, std::string* error) {
+bool ReadAnyPngInto(const std::string& bytes, uint64_t max_pixels, AnyPng* out,
+                    std::string* error) {
   png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, error, PngError, PngWarning);
   png_infop info = png ? png_create_info_struct(png) : nullptr;
   if (!png || !info) {
@@ -128,6 +146,12 @@ bool ReadAnyPngInto(const std::string& bytes, AnyPng* out, std::string* error) {
   if (w == 0 || h == 0 || w > 65535 || h > 65535) {
     png_destroy_read_struct(&png, &info, nullptr);
     *error = "unsupported PNG size";
+    return false;
+  }
+  Status fits = CheckPictureSize(w, h, max_pixels, "PNG");
+  if (!fits.ok()) {
+    png_destroy_read_struct(&png, &info, nullptr);
+    *error = fits.message();
     return false;
   }
   const bool trns = png_get_valid(png, info, PNG_INFO_tRNS) != 0;
@@ -174,19 +198,28 @@ bool ReadAnyPngInto(const std::string& bytes, AnyPng* out, std::string* error) {
   return true;
 }
 
-Result<AnyPng> DecodeAnyPng(const std::string& bytes) {
+Result<AnyPng> DecodeAnyPng(const std::string& bytes, uint64_t max_pixels) {
   if (bytes.size() < 8 || png_sig_cmp(reinterpret_cast<png_const_bytep>(bytes.data()), 0, 8) != 0) {
     return Status::Corruption("not a PNG");
   }
+  // IHDR is the first chunk: its size is known before libpng allocates anything.
+  if (bytes.size() >= 24 && bytes.compare(12, 4, "IHDR") == 0) {
+    auto be32 = [&](size_t at) {
+      uint32_t v = 0;
+      for (size_t i = 0; i < 4; ++i) v = (v << 8) | static_cast<uint8_t>(bytes[at + i]);
+      return v;
+    };
+    PETPREP_RETURN_IF_ERROR(CheckPictureSize(be32(16), be32(20), max_pixels, "PNG"));
+  }
   AnyPng img;
   std::string error;
-  if (!ReadAnyPngInto(bytes, &img, &error))
+  if (!ReadAnyPngInto(bytes, max_pixels, &img, &error))
     return Status::Corruption("PNG decoding failed: " + error);
   return img;
 }
 
-Result<Image> DecodePng(const std::string& bytes) {
-  auto png = DecodeAnyPng(bytes);
+Result<Image> DecodePng(const std::string& bytes, uint64_t max_pixels) {
+  auto png = DecodeAnyPng(bytes, max_pixels);
   if (!png.ok()) return png.status();
   if (png->wide) return Status::Corruption("PNG decoding failed: 16-bit samples (8-bit expected)");
   Image img;
@@ -388,7 +421,7 @@ Result<std::string> EncodeTiff(const Image& image) {
   return f.data;
 }
 
-Result<Image> DecodeTiff(const std::string& bytes) {
+Result<Image> DecodeTiff(const std::string& bytes, uint64_t max_pixels) {
   MemoryFile f;
   f.data = bytes;
   TIFF* t = OpenMemory(&f, "r");
@@ -405,6 +438,11 @@ Result<Image> DecodeTiff(const std::string& bytes) {
     TIFFClose(t);
     return Status::Corruption(
         "unsupported TIFF layout (8-bit, 1 or 3 contiguous channels expected)");
+  }
+  Status fits = CheckPictureSize(w, h, max_pixels, "TIFF");
+  if (!fits.ok()) {
+    TIFFClose(t);
+    return fits;
   }
   Image img(static_cast<int>(w), static_cast<int>(h), spp);
   bool ok = true;

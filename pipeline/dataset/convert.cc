@@ -23,8 +23,10 @@
 #include "pipeline/core/hash.h"
 #include "pipeline/core/interrupt.h"
 #include "pipeline/core/progress.h"
+#include "pipeline/core/read_file.h"
 #include "pipeline/dataset/breeds.h"
 #include "pipeline/dataset/codec.h"
+#include "pipeline/dataset/partition.h"
 #include "pipeline/dataset/source_image.h"
 
 namespace petprep {
@@ -137,6 +139,22 @@ void ParseIds(const std::string& text, std::set<std::string>* out) {
   }
 }
 
+// An archive entry whose name cannot be a pet id: the whole archive is refused, naming it (its
+// control characters shown as \xNN).
+Status RefusedEntry(const std::string& archive, const std::string& entry, const Status& why) {
+  std::string shown;
+  for (unsigned char c : entry) {
+    if (c < 0x20 || c == 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      shown += hex;
+    } else {
+      shown += static_cast<char>(c);
+    }
+  }
+  return Status::Corruption(archive + ": refused entry '" + shown + "': " + why.message());
+}
+
 Result<Annotations> ReadAnnotations(const SourceArchive& src, const ExtractLimits& limits) {
   auto reader = ArchiveReader::Open(src.path, limits);
   if (!reader.ok()) return reader.status();
@@ -160,7 +178,10 @@ Result<Annotations> ReadAnnotations(const SourceArchive& src, const ExtractLimit
     } else if (e.path == "annotations/test.txt") {
       ParseIds(e.data, &a.test);
     } else if (folder == "annotations/trimaps" && EndsWith(base, ".png")) {
-      a.trimaps.emplace(base.substr(0, base.size() - 4), std::move(e.data));
+      const std::string id = base.substr(0, base.size() - 4);
+      Status valid = CheckPetId(id);
+      if (!valid.ok()) return RefusedEntry(src.path, e.path, valid);
+      a.trimaps.emplace(id, std::move(e.data));
     } else {
       ++a.ignored;  // head boxes (xmls/) and anything else petprep does not use
     }
@@ -225,8 +246,14 @@ class Converter {
       row = it->second;
     }
 
-    auto image = ReadSourceImage(in.bytes);
+    auto image = ReadSourceImage(in.bytes, o_.max_pixels);
     SourceImage src;
+    // A picture over --max-pixels is not a defect to repair or skip: the limit is the user's.
+    if (!image.ok() && image.status().code() == Status::Code::kInvalidArgument) {
+      r.status = Status::InvalidArgument(o_.images.path + ": entry '" + image_file +
+                                         "': " + image.status().message());
+      return r;
+    }
     if (!image.ok()) {
       found.push_back({image_file, in.id, "unreadable_image", "", image.status().message()});
       unrepairable = true;
@@ -238,7 +265,12 @@ class Converter {
     }
     SourceMask mask;
     if (image.ok()) {
-      auto m = ReadTrimap(tri->second, src.width, src.height);
+      auto m = ReadTrimap(tri->second, src.width, src.height, o_.max_pixels);
+      if (!m.ok() && m.status().code() == Status::Code::kInvalidArgument) {
+        r.status = Status::InvalidArgument(o_.annotations.path + ": entry '" + trimap_file +
+                                           "': " + m.status().message());
+        return r;
+      }
       if (!m.ok()) {
         found.push_back({trimap_file, in.id, "unreadable_trimap", "", m.status().message()});
         unrepairable = true;
@@ -327,7 +359,7 @@ nlohmann::ordered_json ArchivesJson(const ConvertOptions& o) {
 // The existing petset, when its report names the same archives and policy and its files
 // still hash to the recorded tree.
 Result<bool> UpToDate(const ConvertOptions& o, const std::string& petset, ConvertSummary* out) {
-  auto text = ReadFile(petset + "/" + kReportName);
+  auto text = ReadFile(petset + "/" + kReportName, kJsonFileLimit);
   if (!text.ok()) return false;
   nlohmann::json report = nlohmann::json::parse(*text, nullptr, false);
   if (report.is_discarded() || report.value("format", 0) != kReportFormat ||
@@ -378,7 +410,7 @@ Result<std::string> PetsetTreeSha256(const std::string& dir) {
   std::sort(files.begin(), files.end());
   Sha256 tree;
   for (const std::string& rel : files) {
-    auto d = Sha256OfFile(dir + "/" + rel);
+    auto d = Sha256OfFile(dir + "/" + rel, kPictureFileLimit);
     if (!d.ok()) return d.status();
     tree.Update(rel + "\t" + ToHex(*d) + "\n");
   }
@@ -454,6 +486,11 @@ Result<ConvertSummary> ConvertArchives(const ConvertOptions& o) {
                 } else if (FolderOf(e.path) == "images" && EndsWith(base, ".jpg")) {
                   auto in = std::make_shared<PetInput>();
                   in->id = base.substr(0, base.size() - 4);
+                  Status valid = CheckPetId(in->id);
+                  if (!valid.ok()) {
+                    read_status = RefusedEntry(o.images.path, e.path, valid);
+                    break;
+                  }
                   in->bytes = std::move(e.data);
                   ++read_images;
                   if (!seen.insert(in->id).second) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "pipeline/core/status.h"
+#include "pipeline/dataset/codec.h"
 #include "pipeline/fetch/archive_reader.h"
 
 namespace petprep {
@@ -36,8 +37,9 @@ struct ConvertOptions {
   SourceArchive images, annotations;
   DefectPolicy policy = DefectPolicy::kRepair;
   ExtractLimits limits;
-  int jobs = 0;        // 0: all cores
-  bool force = false;  // convert again even when the petset verifies
+  int jobs = 0;                             // 0: all cores
+  uint64_t max_pixels = kDefaultMaxPixels;  // larger images and trimaps are refused
+  bool force = false;                       // convert again even when the petset verifies
   // Test hook: fail with an I/O error after this many pets were written (0: never).
   int fail_after_pets = 0;
 };

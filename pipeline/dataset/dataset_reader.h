@@ -15,6 +15,34 @@
 
 namespace petprep {
 
+// What manifest.json says a dataset is made of, every field checked for type and range once, here,
+// before anything is opened or allocated from it: the image size, the options that name the
+// split map and codec, each split's shards, and the other files. Paths are relative and stay
+// inside the dataset (no "/" at the start, no "." or ".." component, no control character).
+struct ManifestShard {
+  std::string file, index_file, sha256, index_sha256;
+  uint64_t records = 0, bytes = 0;
+};
+struct ManifestSplit {
+  std::string name;
+  std::vector<ManifestShard> shards;
+};
+struct ManifestFile {
+  std::string name, sha256;
+  uint64_t bytes = 0;
+};
+struct ManifestLayout {
+  int image_size = 0;
+  std::string split_map, codec, fingerprint;
+  std::vector<ManifestSplit> splits;  // in the manifest's order
+  std::vector<ManifestFile> files;
+};
+// `path` names the file in errors ("<path>: at /splits/train/shards/0/bytes: ...").
+Result<ManifestLayout> ReadManifestLayout(const nlohmann::ordered_json& manifest,
+                                          const std::string& path);
+// The largest image side a dataset may declare.
+constexpr int kMaxDatasetImageSize = 8192;
+
 class SplitReader {
  public:
   const std::string& name() const { return name_; }
@@ -39,7 +67,8 @@ class DatasetReader {
 
   const nlohmann::ordered_json& manifest() const { return manifest_; }
   const std::string& fingerprint() const { return fingerprint_; }
-  int image_size() const { return manifest_["options"]["size"].get<int>(); }
+  int image_size() const { return layout_.image_size; }
+  const ManifestLayout& layout() const { return layout_; }
   std::vector<std::string> splits() const;
   // The split of that name, or kNotFound naming the splits there are.
   Result<const SplitReader*> Split(const std::string& name) const;
@@ -47,6 +76,7 @@ class DatasetReader {
  private:
   std::string dir_;
   nlohmann::ordered_json manifest_;  // keeps the split order
+  ManifestLayout layout_;
   std::string fingerprint_;
   std::vector<std::unique_ptr<SplitReader>> splits_;
 };

@@ -15,8 +15,10 @@
 
 #include "pipeline/core/atomic_file.h"
 #include "pipeline/core/hash.h"
+#include "pipeline/core/json_file.h"
 #include "pipeline/core/ordered_parallel.h"
 #include "pipeline/core/progress.h"
+#include "pipeline/core/read_file.h"
 #include "pipeline/dataset/codec.h"
 #include "pipeline/dataset/resize.h"
 #include "pipeline/dataset/shard.h"
@@ -25,6 +27,22 @@
 
 namespace petprep {
 namespace fs = std::filesystem;
+
+Status CheckPetId(const std::string& pet_id) {
+  if (pet_id.empty()) return Status::InvalidArgument("an empty pet id");
+  for (unsigned char c : pet_id) {
+    if (c < 0x20 || c == 0x7f || c == '/' || c == '\\' || c == ',' || c == '"') {
+      char code[8];
+      std::snprintf(code, sizeof code, "U+%04X", c);
+      return Status::InvalidArgument(
+          std::string("the pet id holds ") + code +
+          (c < 0x20 || c == 0x7f ? std::string(", a control character")
+                                 : std::string(" '") + static_cast<char>(c) + "'") +
+          " (a pet id may not hold control characters, '/', '\\', ',' or '\"')");
+    }
+  }
+  return Status::Ok();
+}
 
 int FoldOf(const std::string& pet_id) {
   Md5Digest d = Md5Of(pet_id);
@@ -194,20 +212,20 @@ Built BuildRecord(const Pet& pet, const PartitionOptions& o, const Codec& codec)
     b.status = s;
     return b;
   };
-  auto meta_text = ReadFile(pet.dir + "/metadata.json");
+  auto meta_text = ReadFile(pet.dir + "/metadata.json", kJsonFileLimit);
   if (!meta_text.ok()) return fail(meta_text.status());
   nlohmann::json meta = nlohmann::json::parse(*meta_text, nullptr, false);
-  if (meta.is_discarded() || !meta.contains("class_id")) {
+  if (meta.is_discarded() || !meta.is_object() || !meta.contains("class_id")) {
     return fail(Status::Corruption(pet.dir + "/metadata.json: not petprep metadata"));
   }
-  auto image_bytes = ReadFile(pet.dir + "/" + pet.image_file);
+  auto image_bytes = ReadFile(pet.dir + "/" + pet.image_file, kPictureFileLimit);
   if (!image_bytes.ok()) return fail(image_bytes.status());
-  auto mask_bytes = ReadFile(pet.dir + "/mask.tiff");
+  auto mask_bytes = ReadFile(pet.dir + "/mask.tiff", kPictureFileLimit);
   if (!mask_bytes.ok()) return fail(mask_bytes.status());
-  Result<Image> image =
-      pet.image_file == "image.jpg" ? DecodeJpeg(*image_bytes) : DecodeTiff(*image_bytes);
+  Result<Image> image = pet.image_file == "image.jpg" ? DecodeJpeg(*image_bytes, o.max_pixels)
+                                                      : DecodeTiff(*image_bytes, o.max_pixels);
   if (!image.ok()) return fail(image.status().WithContext(pet.dir + "/" + pet.image_file));
-  auto mask = DecodeTiff(*mask_bytes);
+  auto mask = DecodeTiff(*mask_bytes, o.max_pixels);
   if (!mask.ok()) return fail(mask.status().WithContext(pet.dir + "/mask.tiff"));
   if (image->channels != 3 || mask->channels != 1 || mask->width != image->width ||
       mask->height != image->height) {
@@ -232,9 +250,17 @@ Built BuildRecord(const Pet& pet, const PartitionOptions& o, const Codec& codec)
   r.set_pet_id(pet.id);
   r.set_fold(static_cast<uint32_t>(pet.fold));
   r.set_split(pet.split);
-  r.set_class_id(meta.value("class_id", 0));
-  r.set_species(meta.value("species", 0));
-  r.set_breed_id(meta.value("breed_id", 0));
+  int class_id = 0, species = 0, breed_id = 0;
+  Status fields = ReadJsonFields(pet.dir + "/metadata.json", [&]() -> Status {
+    class_id = meta.at("class_id").get<int>();
+    species = meta.value("species", 0);
+    breed_id = meta.value("breed_id", 0);
+    return Status::Ok();
+  });
+  if (!fields.ok()) return fail(fields);
+  r.set_class_id(class_id);
+  r.set_species(species);
+  r.set_breed_id(breed_id);
   auto* im = r.mutable_image();
   im->set_codec(codec.name);
   im->set_height(static_cast<uint32_t>(o.size));
@@ -268,6 +294,8 @@ Result<std::vector<Pet>> ListPets(const std::string& input, const SplitMap& map)
   std::sort(ids.begin(), ids.end());  // bytewise
   std::vector<Pet> pets;
   for (const std::string& id : ids) {
+    Status valid = CheckPetId(id);
+    if (!valid.ok()) return Status::Corruption(input + "/" + id + ": " + valid.message());
     Pet p;
     p.id = id;
     p.dir = input + "/" + id;
@@ -304,7 +332,7 @@ Result<PartitionSummary> Partition(const PartitionOptions& o) {
   if (!map.ok()) return map.status();
   auto codec = Codec::Parse(o.codec);
   if (!codec.ok()) return codec.status();
-  auto report_text = ReadFile(o.input + "/conversion_report.json");
+  auto report_text = ReadFile(o.input + "/conversion_report.json", kJsonFileLimit);
   if (!report_text.ok()) {
     if (!fs::is_directory(o.input)) {
       return Status::NotFound(o.input +

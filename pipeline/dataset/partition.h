@@ -16,11 +16,18 @@
 #include <vector>
 
 #include "pipeline/core/status.h"
+#include "pipeline/dataset/codec.h"
 
 namespace petprep {
 
 // int(md5(pet_id).hexdigest(), 16) % 10, exactly as the reference Python computes it.
 int FoldOf(const std::string& pet_id);
+
+// Whether `pet_id` may name a pet: any non-empty UTF-8 text (case kept: Café_1, 日本猫_1,
+// Abyssinian-1) without a control character (U+0000-U+001F, U+007F), '/', '\', ',' or '"',
+// which would break the folder, the CSV or the JSON files it reaches. The error says which
+// character, as U+XXXX.
+Status CheckPetId(const std::string& pet_id);
 
 // Which split each fold 0-9 belongs to; splits keep the order of their first fold.
 class SplitMap {
@@ -56,7 +63,8 @@ struct PartitionOptions {
   int shard_records = 1024;
   int jobs = 0;  // 0: all cores
   bool force = false;
-  int fail_after_records = 0;  // test hook: fail after this many records (0: never)
+  uint64_t max_pixels = kDefaultMaxPixels;  // a petset picture larger is refused
+  int fail_after_records = 0;               // test hook: fail after this many records (0: never)
 };
 
 struct PartitionSummary {

@@ -9,6 +9,7 @@
 
 #include "pipeline/core/atomic_file.h"
 #include "pipeline/core/crc32c.h"
+#include "pipeline/core/read_file.h"
 #include "schemas/shard_index.pb.h"
 
 namespace petprep {
@@ -75,7 +76,7 @@ void ShardBuilder::Clear() {
 
 Result<std::unique_ptr<ShardReader>> ShardReader::Open(const std::string& rec_path,
                                                        const std::string& idx_path) {
-  auto idx_bytes = ReadFile(idx_path);
+  auto idx_bytes = ReadFile(idx_path, kShardFileLimit);
   if (!idx_bytes.ok()) return idx_bytes.status();
   schema::ShardIndex idx;
   if (!idx.ParseFromString(*idx_bytes) || idx.format() != 1) {
@@ -130,7 +131,7 @@ Result<std::string> ShardReader::Read(size_t i) const {
 }
 
 Result<std::vector<std::string>> ReadAllFrames(const std::string& rec_path) {
-  auto bytes = ReadFile(rec_path);
+  auto bytes = ReadFile(rec_path, kShardFileLimit);
   if (!bytes.ok()) return bytes.status();
   std::vector<std::string> out;
   uint64_t pos = 0;

@@ -21,12 +21,13 @@ const unsigned char* U(const std::string& s) {
   return reinterpret_cast<const unsigned char*>(s.data());
 }
 
-Result<SourceImage> ReadJpeg(const std::string& bytes) {
+Result<SourceImage> ReadJpeg(const std::string& bytes, uint64_t max_pixels) {
   thread_local TjDecompressor tj;
   int w = 0, h = 0, subsamp = 0, cs = 0;
   if (tjDecompressHeader3(tj.handle, U(bytes), bytes.size(), &w, &h, &subsamp, &cs) != 0) {
     return Status::Corruption(std::string("unreadable JPEG header: ") + tjGetErrorStr2(tj.handle));
   }
+  PETPREP_RETURN_IF_ERROR(CheckPictureSize(w, h, max_pixels, "JPEG"));
   SourceImage out;
   out.width = w;
   out.height = h;
@@ -71,9 +72,10 @@ Result<SourceImage> ReadJpeg(const std::string& bytes) {
   return out;
 }
 
-Result<SourceImage> ReadPng(const std::string& bytes) {
-  auto png = DecodeAnyPng(bytes);
-  if (!png.ok()) return Status::Corruption("PNG cannot be decoded");
+Result<SourceImage> ReadPng(const std::string& bytes, uint64_t max_pixels) {
+  auto png = DecodeAnyPng(bytes, max_pixels);
+  if (!png.ok() && png.status().code() == Status::Code::kInvalidArgument) return png.status();
+  if (!png.ok()) return Status::Corruption("PNG cannot be decoded: " + png.status().message());
   const int ch = png->channels;
   if (png->wide) {  // 16 bits to 8, rounded: round(v / 257), never a tie
     png->data.resize(png->data16.size());
@@ -117,11 +119,17 @@ int ReadGifBytes(GifFileType* gif, GifByteType* out, int n) {
   return static_cast<int>(k);
 }
 
-Result<SourceImage> ReadGif(const std::string& bytes) {
+Result<SourceImage> ReadGif(const std::string& bytes, uint64_t max_pixels) {
   GifSource src{&bytes};
   int err = 0;
   GifFileType* gif = DGifOpen(&src, ReadGifBytes, &err);
   if (!gif) return Status::Corruption(std::string("GIF cannot be opened: ") + GifErrorString(err));
+  // The logical screen, from the header, before a frame is read.
+  Status fits = CheckPictureSize(gif->SWidth, gif->SHeight, max_pixels, "GIF");
+  if (!fits.ok()) {
+    DGifCloseFile(gif, &err);
+    return fits;
+  }
   if (DGifSlurp(gif) != GIF_OK || gif->ImageCount < 1 || gif->SWidth <= 0 || gif->SHeight <= 0) {
     DGifCloseFile(gif, &err);
     return Status::Corruption("GIF cannot be decoded");
@@ -168,19 +176,23 @@ Result<SourceImage> ReadGif(const std::string& bytes) {
 
 }  // namespace
 
-Result<SourceImage> ReadSourceImage(const std::string& bytes) {
+Result<SourceImage> ReadSourceImage(const std::string& bytes, uint64_t max_pixels) {
   if (bytes.size() >= 3 && static_cast<uint8_t>(bytes[0]) == 0xFF &&
       static_cast<uint8_t>(bytes[1]) == 0xD8) {
-    return ReadJpeg(bytes);
+    return ReadJpeg(bytes, max_pixels);
   }
-  if (bytes.size() >= 8 && bytes.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0) return ReadPng(bytes);
-  if (bytes.size() >= 6 && bytes.compare(0, 4, "GIF8") == 0) return ReadGif(bytes);
+  if (bytes.size() >= 8 && bytes.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0) {
+    return ReadPng(bytes, max_pixels);
+  }
+  if (bytes.size() >= 6 && bytes.compare(0, 4, "GIF8") == 0) return ReadGif(bytes, max_pixels);
   return Status::Corruption("not a JPEG, PNG or GIF (" + std::to_string(bytes.size()) + " bytes)");
 }
 
-Result<SourceMask> ReadTrimap(const std::string& bytes, int width, int height) {
-  auto png = DecodeAnyPng(bytes);
-  if (!png.ok()) return Status::Corruption("trimap cannot be decoded");
+Result<SourceMask> ReadTrimap(const std::string& bytes, int width, int height,
+                              uint64_t max_pixels) {
+  auto png = DecodeAnyPng(bytes, max_pixels);
+  if (!png.ok() && png.status().code() == Status::Code::kInvalidArgument) return png.status();
+  if (!png.ok()) return Status::Corruption("trimap cannot be decoded: " + png.status().message());
   if (png->wide) return Status::Corruption("trimap is not 8-bit");
   SourceMask out;
   const int ch = png->channels;
@@ -223,11 +235,11 @@ Result<SourceMask> ReadTrimap(const std::string& bytes, int width, int height) {
   return out;
 }
 
-Result<Image> DecodePicture(const std::string& bytes) {
-  auto src = ReadSourceImage(bytes);
+Result<Image> DecodePicture(const std::string& bytes, uint64_t max_pixels) {
+  auto src = ReadSourceImage(bytes, max_pixels);
   if (!src.ok()) return src.status();
   if (!src->rgb.empty()) return std::move(src->rgb);
-  return DecodeJpeg(bytes);  // a clean JPEG: ReadSourceImage keeps its bytes, undecoded
+  return DecodeJpeg(bytes, max_pixels);  // a clean JPEG: ReadSourceImage keeps its bytes, undecoded
 }
 
 }  // namespace petprep

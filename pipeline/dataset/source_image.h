@@ -12,6 +12,7 @@
 
 #include "pipeline/core/image.h"
 #include "pipeline/core/status.h"
+#include "pipeline/dataset/codec.h"
 
 namespace petprep {
 
@@ -32,11 +33,12 @@ struct SourceImage {
 // every entropy-coded bit (where truncation and extraneous bytes show), but skips most of
 // the inverse DCT and colour conversion; only a JPEG with a warning is decoded in full.
 //   CMYK / YCCK JPEGs follow the Adobe convention (inverted ink): R = C * K / 255, rounded.
-Result<SourceImage> ReadSourceImage(const std::string& bytes);
+Result<SourceImage> ReadSourceImage(const std::string& bytes,
+                                    uint64_t max_pixels = kDefaultMaxPixels);
 
 // A picture of any format ReadSourceImage reads (JPEG of any colour space, PNG, GIF), decoded
 // in full to 8-bit RGB: what predict segments.
-Result<Image> DecodePicture(const std::string& bytes);
+Result<Image> DecodePicture(const std::string& bytes, uint64_t max_pixels = kDefaultMaxPixels);
 
 struct SourceMask {
   Image classes;  // 1 channel, the image's size, values 0 pet, 1 background, 2 border
@@ -45,6 +47,7 @@ struct SourceMask {
 
 // A trimap of another size is resized nearest-neighbour (source pixel floor(x * sw / w));
 // a 3- or 4-channel trimap uses its first (red) channel; values outside 1..3 become class 2.
-Result<SourceMask> ReadTrimap(const std::string& bytes, int width, int height);
+Result<SourceMask> ReadTrimap(const std::string& bytes, int width, int height,
+                              uint64_t max_pixels = kDefaultMaxPixels);
 
 }  // namespace petprep

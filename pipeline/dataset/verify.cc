@@ -7,7 +7,10 @@
 
 #include "pipeline/core/atomic_file.h"
 #include "pipeline/core/hash.h"
+#include "pipeline/core/json_file.h"
 #include "pipeline/core/progress.h"
+#include "pipeline/core/read_file.h"
+#include "pipeline/dataset/dataset_reader.h"
 #include "pipeline/dataset/partition.h"
 #include "pipeline/dataset/shard.h"
 #include "schemas/record.pb.h"
@@ -19,15 +22,17 @@ namespace {
 // The manifest's counts against the records: counts.records, counts.per_split.<split> and
 // counts.per_class.<split>.<class id>, every one a reader is shown, recomputed from the shards
 // (whose bytes the manifest's hashes have just checked).
-void CheckCounts(const std::string& dir, const nlohmann::json& m, VerifyResult* r) {
+void CheckCounts(const std::string& dir, const nlohmann::json& m, const ManifestLayout& layout,
+                 VerifyResult* r) {
   std::map<std::string, std::map<std::string, int64_t>> per_class;
   std::map<std::string, int64_t> per_split;
   int64_t records = 0;
-  for (const auto& [name, split] : m["splits"].items()) {
+  for (const ManifestSplit& split : layout.splits) {
+    const std::string& name = split.name;
     per_split[name] = 0;
     per_class[name];
-    for (const auto& s : split["shards"]) {
-      auto frames = ReadAllFrames(dir + "/" + s["file"].get<std::string>());
+    for (const ManifestShard& s : split.shards) {
+      auto frames = ReadAllFrames(dir + "/" + s.file);
       if (!frames.ok()) return;  // reported as a changed or corrupt file
       for (const std::string& f : *frames) {
         schema::Record rec;
@@ -38,7 +43,9 @@ void CheckCounts(const std::string& dir, const nlohmann::json& m, VerifyResult* 
       }
     }
   }
-  const nlohmann::json counts = m.value("counts", nlohmann::json::object());
+  const nlohmann::json none = nlohmann::json::object();
+  const nlohmann::json& counts =
+      m.contains("counts") && m["counts"].is_object() ? m["counts"] : none;
   auto said = [](const nlohmann::json& j, const std::vector<std::string>& path) -> std::string {
     const nlohmann::json* at = &j;
     for (const std::string& k : path) {
@@ -60,15 +67,17 @@ void CheckCounts(const std::string& dir, const nlohmann::json& m, VerifyResult* 
   for (const auto& [split, classes] : per_class) {
     for (const auto& [cls, n] : classes) expect({"per_class", split, cls}, n);
     // A class the manifest counts that no record of the split has.
-    const nlohmann::json listed =
-        counts.contains("per_class") && counts["per_class"].contains(split)
+    const nlohmann::json& listed =
+        counts.contains("per_class") && counts["per_class"].is_object() &&
+                counts["per_class"].contains(split) && counts["per_class"][split].is_object()
             ? counts["per_class"][split]
-            : nlohmann::json::object();
+            : none;
     for (const auto& [cls, v] : listed.items()) {
       if (classes.count(cls) == 0) expect({"per_class", split, cls}, 0);
     }
   }
-  const nlohmann::json splits_listed = counts.value("per_split", nlohmann::json::object());
+  const nlohmann::json& splits_listed =
+      counts.contains("per_split") && counts["per_split"].is_object() ? counts["per_split"] : none;
   for (const auto& [split, v] : splits_listed.items()) {
     if (per_split.count(split) == 0) expect({"per_split", split}, 0);
   }
@@ -77,39 +86,43 @@ void CheckCounts(const std::string& dir, const nlohmann::json& m, VerifyResult* 
 }  // namespace
 
 Result<VerifyResult> VerifyDataset(const std::string& dir, bool deep) {
-  auto text = ReadFile(dir + "/manifest.json");
+  const std::string manifest_path = dir + "/manifest.json";
+  auto text = ReadFile(manifest_path, kJsonFileLimit);
   if (!text.ok()) {
-    return Status::NotFound(dir + "/manifest.json: missing; not a partitioned dataset");
+    if (text.status().code() != Status::Code::kNotFound) return text.status();
+    return Status::NotFound(manifest_path + ": missing; not a partitioned dataset");
   }
   nlohmann::json m = nlohmann::json::parse(*text, nullptr, false);
-  if (m.is_discarded() || !m.contains("splits") || !m.contains("files")) {
-    return Status::Corruption(dir + "/manifest.json: not a petprep manifest");
-  }
+  if (m.is_discarded()) return Status::Corruption(manifest_path + ": not valid JSON");
+  // Every field verify relies on is checked for type and range before a file is opened.
+  auto layout = ReadManifestLayout(nlohmann::ordered_json::parse(*text), manifest_path);
+  if (!layout.ok()) return layout.status();
   VerifyResult r;
   try {
     r.fingerprint = DatasetFingerprint(m);
   } catch (const nlohmann::json::exception& e) {
-    return Status::Corruption(dir + "/manifest.json: incomplete: " + e.what());
+    return JsonFieldError(manifest_path, e);
   }
-  if (r.fingerprint != m.value("fingerprint", "")) {
-    r.problems.push_back("changed: manifest.json (its fingerprint " + m.value("fingerprint", "") +
+  if (r.fingerprint != layout->fingerprint) {
+    r.problems.push_back("changed: manifest.json (its fingerprint " + layout->fingerprint +
                          " does not match its contents, " + r.fingerprint + ")");
   }
 
-  // Every file the manifest lists: (relative path, sha256, bytes or -1).
+  // Every file the manifest lists: (relative path, sha256, bytes or -1 for "not listed").
   struct Want {
     std::string sha256;
     int64_t bytes;
   };
   std::map<std::string, Want> files;
-  for (const auto& [name, split] : m["splits"].items()) {
-    for (const auto& s : split["shards"]) {
-      files[s["file"]] = {s["sha256"], s["bytes"].get<int64_t>()};
-      files[s["index_file"]] = {s["index_sha256"], -1};
+  for (const ManifestSplit& split : layout->splits) {
+    for (const ManifestShard& s : split.shards) {
+      files[s.file] = {s.sha256, static_cast<int64_t>(s.bytes)};
+      files[s.index_file] = {s.index_sha256, -1};
     }
   }
-  for (const auto& [name, f] : m["files"].items())
-    files[name] = {f["sha256"], f["bytes"].get<int64_t>()};
+  for (const ManifestFile& f : layout->files) {
+    files[f.name] = {f.sha256, static_cast<int64_t>(f.bytes)};
+  }
 
   Progress progress("verify", files.size(), Progress::Unit::kItems, "files");
   for (const auto& [rel, want] : files) {
@@ -121,7 +134,7 @@ Result<VerifyResult> VerifyDataset(const std::string& dir, bool deep) {
       r.problems.push_back("changed: " + rel + " (" + std::to_string(fs::file_size(path, ec)) +
                            " bytes, the manifest says " + std::to_string(want.bytes) + ")");
     } else {
-      auto d = Sha256OfFile(path);
+      auto d = Sha256OfFile(path, kShardFileLimit);
       if (!d.ok()) {
         r.problems.push_back("unreadable: " + rel + " (" + d.status().message() + ")");
       } else if (ToHex(*d) != want.sha256) {
@@ -140,24 +153,25 @@ Result<VerifyResult> VerifyDataset(const std::string& dir, bool deep) {
     if (rel != "manifest.json" && !files.count(rel)) r.problems.push_back("extra: " + rel);
   }
   progress.Finish();
-  if (r.problems.empty()) CheckCounts(dir, m, &r);
+  if (r.problems.empty()) CheckCounts(dir, m, *layout, &r);
   if (!deep) return r;
 
   // Deep: every record, its fold and split, and the petset's files when they are there.
-  auto map = SplitMap::Parse(m["options"].value("split_map", ""));
+  auto map = SplitMap::Parse(layout->split_map);
   std::string petset = (fs::path(dir).lexically_normal().parent_path() / "petset").string();
   bool have_petset = fs::is_directory(petset);
-  for (const auto& [name, split] : m["splits"].items()) {
-    for (const auto& s : split["shards"]) {
-      std::string rel = s["file"];
+  for (const ManifestSplit& split : layout->splits) {
+    const std::string& name = split.name;
+    for (const ManifestShard& s : split.shards) {
+      const std::string& rel = s.file;
       auto frames = ReadAllFrames(dir + "/" + rel);
       if (!frames.ok()) {
         r.problems.push_back("corrupt: " + frames.status().message());
         continue;
       }
-      if (frames->size() != s["records"].get<size_t>()) {
+      if (frames->size() != s.records) {
         r.problems.push_back("changed: " + rel + " holds " + std::to_string(frames->size()) +
-                             " records, the manifest says " + s["records"].dump());
+                             " records, the manifest says " + std::to_string(s.records));
       }
       for (size_t i = 0; i < frames->size(); ++i) {
         schema::Record rec;
@@ -178,7 +192,7 @@ Result<VerifyResult> VerifyDataset(const std::string& dir, bool deep) {
             fs::exists(pet + "/image.jpg") ? pet + "/image.jpg" : pet + "/image.tiff";
         for (const auto& [path, want] : {std::make_pair(image, rec.image_sha256()),
                                          std::make_pair(pet + "/mask.tiff", rec.mask_sha256())}) {
-          auto d = Sha256OfFile(path);
+          auto d = Sha256OfFile(path, kPictureFileLimit);
           if (!d.ok() || ToHex(*d) != want) {
             r.problems.push_back("changed source: " + path + " (" + where +
                                  " was made from sha256 " + want + ")");

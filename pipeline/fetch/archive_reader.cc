@@ -3,18 +3,30 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <limits.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 
 namespace petprep {
 
-Result<std::string> DetectArchiveFormat(const std::string& path) {
-  FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) return Status::IoError(path + ": cannot open: " + std::strerror(errno));
+namespace {
+
+// The format of an opened archive from its first 512 bytes; leaves `f` at offset 0.
+Result<std::string> FormatOf(ReadableFile* f) {
   unsigned char head[512];
-  size_t n = std::fread(head, 1, sizeof head, f);
-  std::fclose(f);
+  size_t n = 0;
+  while (n < sizeof head) {
+    auto got = f->Read(head + n, sizeof head - n);
+    if (!got.ok()) return got.status();
+    if (*got == 0) break;
+    n += *got;
+  }
+  if (::lseek(f->fd(), 0, SEEK_SET) != 0) {
+    return Status::IoError(f->path() + ": cannot seek: " + std::strerror(errno));
+  }
+  const std::string& path = f->path();
   if (n >= 2 && head[0] == 0x1f && head[1] == 0x8b) return std::string("gzip");
   if (n == 512 && std::memcmp(head + 257, "ustar", 5) == 0) return std::string("tar");
   return Status::Corruption(
@@ -23,18 +35,29 @@ Result<std::string> DetectArchiveFormat(const std::string& path) {
       ")");
 }
 
+}  // namespace
+
+Result<std::string> DetectArchiveFormat(const std::string& path) {
+  auto f = ReadableFile::Open(path, kArchiveFileLimit);
+  if (!f.ok()) return f.status();
+  return FormatOf(&*f);
+}
+
 Result<std::unique_ptr<ArchiveReader>> ArchiveReader::Open(const std::string& path,
                                                            const ExtractLimits& limits) {
-  auto format = DetectArchiveFormat(path);
+  auto file = ReadableFile::Open(path, kArchiveFileLimit);
+  if (!file.ok()) return file.status();
+  auto format = FormatOf(&*file);
   if (!format.ok()) return format.status();
   std::unique_ptr<ArchiveReader> r(new ArchiveReader());
+  r->file_ = std::make_unique<ReadableFile>(std::move(*file));
   r->path_ = path;
   r->limits_ = limits;
   r->gzip_ = *format == "gzip";
   r->a_ = archive_read_new();
   if (r->gzip_) archive_read_support_filter_gzip(r->a_);
   archive_read_support_format_tar(r->a_);
-  if (archive_read_open_filename(r->a_, path.c_str(), 1 << 20) != ARCHIVE_OK) {
+  if (archive_read_open_fd(r->a_, r->file_->fd(), 1 << 20) != ARCHIVE_OK) {
     return Status::Corruption(path + ": cannot read: " + archive_error_string(r->a_));
   }
   return r;

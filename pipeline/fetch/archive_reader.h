@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 
+#include "pipeline/core/read_file.h"
 #include "pipeline/core/status.h"
 
 struct archive;
@@ -49,6 +50,7 @@ class ArchiveReader {
 
   std::string path_;
   ExtractLimits limits_;
+  std::unique_ptr<ReadableFile> file_;  // outlives a_, which reads its descriptor
   struct archive* a_ = nullptr;
   bool gzip_ = false;
   uint64_t total_ = 0;

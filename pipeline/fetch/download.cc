@@ -39,28 +39,19 @@ struct Digests {
 // and an interrupt check after every chunk.
 template <typename Fn>
 Status ReadChunks(const std::string& path, const std::string& label, Fn fn) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::IoError(path + ": cannot open: " + std::strerror(errno));
-  struct stat st;
-  fstat(fd, &st);
-  Progress progress(label, static_cast<uint64_t>(st.st_size), Progress::Unit::kBytes);
+  auto file = ReadableFile::Open(path, kArchiveFileLimit);
+  if (!file.ok()) return file.status();
+  Progress progress(label, file->size(), Progress::Unit::kBytes);
   std::string buf(1 << 20, '\0');
-  Status s;
   for (;;) {
-    ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      s = Status::IoError(path + ": read failed: " + std::strerror(errno));
-      break;
-    }
-    if (n == 0) break;
-    s = fn(buf.data(), static_cast<size_t>(n));
-    if (s.ok()) s = CheckInterrupt();
-    if (!s.ok()) break;
-    progress.Add(static_cast<uint64_t>(n));
+    auto n = file->Read(buf.data(), buf.size());
+    if (!n.ok()) return n.status();
+    if (*n == 0) break;
+    PETPREP_RETURN_IF_ERROR(fn(buf.data(), *n));
+    PETPREP_RETURN_IF_ERROR(CheckInterrupt());
+    progress.Add(*n);
   }
-  ::close(fd);
-  return s;
+  return Status::Ok();
 }
 
 // SHA-256 and MD5 of a file in one pass.

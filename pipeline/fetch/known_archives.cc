@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "pipeline/core/atomic_file.h"
+#include "pipeline/core/read_file.h"
 
 namespace petprep {
 
@@ -28,7 +29,7 @@ ExpectedArchives ExpectedArchives::BuiltIn() {
 }
 
 Result<ExpectedArchives> ExpectedArchives::FromChecksumsFile(const std::string& path) {
-  auto text = ReadFile(path);
+  auto text = ReadFile(path, kTextFileLimit);
   if (!text.ok()) return text.status();
   return FromChecksumsText(*text, path);
 }

@@ -12,6 +12,9 @@
 #include "pipeline/augment/augment.h"
 #include "pipeline/core/atomic_file.h"
 #include "pipeline/core/hash.h"
+#include "pipeline/core/json_file.h"
+#include "pipeline/core/read_file.h"
+#include "pipeline/core/shell_quote.h"
 #include "pipeline/dataset/codec.h"
 #include "pipeline/dataset/dataset_reader.h"
 #include "pipeline/dataset/overlay.h"
@@ -59,13 +62,6 @@ std::string Fixed(double v, int digits = 4) {
   char buf[48];
   std::snprintf(buf, sizeof buf, "%.*f", digits, v);
   return buf;
-}
-
-std::string Quote(const std::string& s) {
-  if (s.find_first_of(" '\"$\\") == std::string::npos && !s.empty()) return s;
-  std::string o = "'";
-  for (char c : s) o += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return o + "'";
 }
 
 // A record's picture, its true mask and the predicted one, side by side (scaled up to at least
@@ -118,6 +114,13 @@ Status PredictTest(const LoadedRun& r, const SplitReader* split, int threads,
       auto mask = DecodeRecordImage(rec->mask());
       if (!img.ok()) return img.status().WithContext("test record " + rec->pet_id());
       if (!mask.ok()) return mask.status().WithContext("test record " + rec->pet_id());
+      if (img->width != side || img->height != side || img->channels != 3 || mask->width != side ||
+          mask->height != side || mask->channels != 1) {
+        return Status::Corruption("test record " + rec->pet_id() + ": " +
+                                  std::to_string(img->width) + "x" + std::to_string(img->height) +
+                                  ", the run takes " + std::to_string(side) + "x" +
+                                  std::to_string(side));
+      }
       images[i] = std::move(*img);
       masks[i] = std::move(*mask);
       ids[i] = rec->pet_id();
@@ -198,9 +201,9 @@ Chart ReliabilityChart(const Json& bins_before, const Json& bins_after, const st
   c.series.push_back(ChartSeries{"perfect calibration", "#999999", {{0, 0}, {1, 1}}, false, true});
   auto series = [](const Json& bins, const std::string& name, const std::string& color) {
     ChartSeries s{name, color, {}, true, false};
-    for (const Json& b : bins) {
-      if (b.value("count", uint64_t{0}) == 0) continue;
-      s.points.emplace_back(b.value("confidence", 0.0), b.value("accuracy", 0.0));
+    for (const Json& b : bins.get<std::vector<Json>>()) {
+      if (b.at("count").get<uint64_t>() == 0) continue;
+      s.points.emplace_back(b.at("confidence").get<double>(), b.at("accuracy").get<double>());
     }
     return s;
   };
@@ -241,26 +244,27 @@ Status WriteReport(const ReportOptions& o, ReportResult* result) {
   if (calibrated) PETPREP_RETURN_IF_ERROR(ReadJsonFile(folder.calibration_path(), &calibration));
 
   // The curves from metrics.jsonl.
-  auto metrics = ReadFile(folder.metrics_path());
+  auto metrics = ReadFile(folder.metrics_path(), kMetricsLogLimit);
   if (!metrics.ok()) return metrics.status();
   ChartSeries loss{"training loss", "#1f77b4", {}, false, false};
   ChartSeries val{"validation mean IoU", "#ff7f0e", {}, true, false};
   {
     std::istringstream in(*metrics);
     std::string line;
+    size_t number = 0;
     while (std::getline(in, line)) {
       Json j;
-      try {
-        j = Json::parse(line);
-      } catch (const std::exception&) {
-        return Status::Corruption(folder.metrics_path() + ": a line is not JSON");
-      }
-      if (j.contains("validation") && j["validation"].is_object()) {
-        val.points.emplace_back(j.value("epoch", 0.0) + 1,
-                                j["validation"].value("mean_iou", std::nan("")));
-      } else if (j.contains("loss") && j["loss"].is_number()) {
-        loss.points.emplace_back(j.value("step", 0.0), j["loss"].get<double>());
-      }
+      PETPREP_RETURN_IF_ERROR(ParseJsonLine(line, folder.metrics_path(), ++number, &j));
+      PETPREP_RETURN_IF_ERROR(ReadJsonFields(
+          folder.metrics_path() + ": line " + std::to_string(number), [&]() -> Status {
+            if (j.contains("validation")) {
+              val.points.emplace_back(j.at("epoch").get<double>() + 1,
+                                      j.at("validation").at("mean_iou").get<double>());
+            } else if (j.contains("loss")) {
+              loss.points.emplace_back(j.at("step").get<double>(), j.at("loss").get<double>());
+            }
+            return Status::Ok();
+          }));
     }
   }
   Chart loss_chart{"Training loss per step", "step", "loss", {loss}};
@@ -274,7 +278,7 @@ Status WriteReport(const ReportOptions& o, ReportResult* result) {
   auto shown_digest = r.net->WeightsDigest();
   if (!shown_digest.ok()) return shown_digest.status();
   const std::string shown_weights = ToHex(*shown_digest);
-  auto dataset = DatasetReader::Open(r.data);
+  auto dataset = OpenRunDataset(r, "");
   if (!dataset.ok()) return dataset.status();
   std::vector<Prediction> predictions;
   auto test = (*dataset)->Split("test");
@@ -292,37 +296,40 @@ Status WriteReport(const ReportOptions& o, ReportResult* result) {
                                                        {"validation-iou", val_chart}};
   std::string calibration_html;
   if (calibrated) {
-    const double t = calibration.value("temperature", 1.0);
-    const Json rel = calibration.value("reliability", Json::object());
-    const std::string split = rel.contains("test") ? "test" : "calibration";
-    if (rel.contains(split)) {
-      charts.emplace_back("reliability",
-                          ReliabilityChart(rel[split]["before"], rel[split]["after"], split, t));
-    }
-    calibration_html = "<p>Temperature <b>T = " + Html(Json(t).dump()) +
-                       "</b>, fitted on the calibration split (" +
-                       Html(calibration["search"].value("method", "")) +
-                       ").</p><table><tr><th>split"
-                       "</th><th>NLL before</th><th>NLL after</th><th>ECE before</th><th>ECE after"
-                       "</th></tr>";
-    for (const char* s : {"calibration", "test"}) {
-      if (!calibration.contains(s) || !calibration[s].is_object()) continue;
-      const Json& c = calibration[s];
-      calibration_html += std::string("<tr><th>") + s + "</th><td>" +
-                          Fixed(c.value("nll_before", NAN)) + "</td><td>" +
-                          Fixed(c.value("nll_after", NAN)) + "</td><td>" +
-                          Fixed(c.value("ece_before", NAN)) + "</td><td>" +
-                          Fixed(c.value("ece_after", NAN)) + "</td></tr>";
-    }
-    calibration_html += "</table>";
     std::string other_weights;  // said when T was fitted for weights other than those shown
     auto fits = ReadTemperature(o.run, shown_weights, &other_weights);
     if (!fits.ok()) return fits.status();
-    if (!other_weights.empty()) {
-      calibration_html = "<p class=\"warn\">" + Html(other_weights) + ".</p>" + calibration_html;
-    }
+    PETPREP_RETURN_IF_ERROR(ReadJsonFields(folder.calibration_path(), [&]() -> Status {
+      const double t = calibration.at("temperature").get<double>();
+      const Json& rel = calibration.at("reliability");
+      const std::string split = rel.contains("test") ? "test" : "calibration";
+      charts.emplace_back("reliability", ReliabilityChart(rel.at(split).at("before"),
+                                                          rel.at(split).at("after"), split, t));
+      calibration_html =
+          "<p>Temperature <b>T = " + Html(Json(t).dump()) +
+          "</b>, fitted on the calibration split (" +
+          Html(calibration.at("search").at("method").get<std::string>()) +
+          ").</p><table><tr><th>split"
+          "</th><th>NLL before</th><th>NLL after</th><th>ECE before</th><th>ECE after"
+          "</th></tr>";
+      for (const char* s : {"calibration", "test"}) {
+        if (!calibration.contains(s)) continue;
+        const Json& c = calibration.at(s);
+        calibration_html += std::string("<tr><th>") + s + "</th><td>" +
+                            Fixed(c.at("nll_before").get<double>()) + "</td><td>" +
+                            Fixed(c.at("nll_after").get<double>()) + "</td><td>" +
+                            Fixed(c.at("ece_before").get<double>()) + "</td><td>" +
+                            Fixed(c.at("ece_after").get<double>()) + "</td></tr>";
+      }
+      calibration_html += "</table>";
+      if (!other_weights.empty()) {
+        calibration_html = "<p class=\"warn\">" + Html(other_weights) + ".</p>" + calibration_html;
+      }
+      return Status::Ok();
+    }));
   } else {
-    calibration_html = "<p>Not calibrated: <code>petprep calibrate " + Html(Quote(o.run)) +
+    calibration_html = "<p>Not calibrated: <code>" +
+                       Html(ShellCommand({"petprep", "calibrate", o.run})) +
                        "</code> fits a temperature on the calibration split, then this report "
                        "shows its reliability diagram.</p>";
   }
@@ -339,45 +346,79 @@ Status WriteReport(const ReportOptions& o, ReportResult* result) {
       calibrated && charts.size() > 2 ? ChartSvg(charts[2].second) : "";
   const std::string training_plots = ChartSvg(charts[0].second) + ChartSvg(charts[1].second);
 
-  // The commands that reproduce the run.
-  const Json opts = (*dataset)->manifest().value("options", Json::object());
-  const Json& t = config["training"];
-  std::string widths;
-  for (const Json& w : t["model"]["widths"]) widths += " " + w.dump();
+  // The commands that reproduce the run, every word through ShellQuote.
+  const ManifestLayout& layout = (*dataset)->layout();
   std::string commands =
       "petprep download --out DATA        # or petprep synth / download --from, as the dataset "
-      "was made\n"
-      "petprep partition --input DATA/petset --output " +
-      Quote(r.data) + " --size " + opts.value("size", Json(0)).dump() + " --split-map " +
-      Quote(opts.value("split_map", std::string("blog"))) + " --codec " +
-      Quote(opts.value("codec", std::string("png"))) + "\n" + "petprep verify " + Quote(r.data) +
-      "    # dataset fingerprint " + t.value("dataset_fingerprint", std::string("")) + "\n" +
-      "cat > augment.json <<'EOF'\n" + t["augment"].dump() + "\nEOF\n" + "petprep train --data " +
-      Quote(r.data) + " --out " + Quote(o.run) + " --seed " + t["seed"].dump() + " --epochs " +
-      t["epochs"].dump() + " --steps-per-epoch " + t["steps_per_epoch"].dump() + " --batch " +
-      t["batch"].dump() + " --lr " + t["lr"].dump() + " --loss " +
-      t.value("loss", std::string("ce")) + " --widths" + widths + " --dropout " +
-      t["model"]["dropout"].dump() + " --augment augment.json\n";
-  if (calibrated) commands += "petprep calibrate " + Quote(o.run) + "\n";
-  commands += "petprep report " + Quote(o.run) + "\n";
+      "was made\n" +
+      ShellCommand({"petprep", "partition", "--input", "DATA/petset", "--output", r.data, "--size",
+                    std::to_string(layout.image_size), "--split-map", layout.split_map, "--codec",
+                    layout.codec}) +
+      "\n";
+  std::string fingerprint;
+  PETPREP_RETURN_IF_ERROR(ReadJsonFields(folder.config_path(), [&]() -> Status {
+    const Json& t = config.at("training");
+    fingerprint = t.at("dataset_fingerprint").get<std::string>();
+    std::vector<std::string> train = {"petprep",
+                                      "train",
+                                      "--data",
+                                      r.data,
+                                      "--out",
+                                      o.run,
+                                      "--seed",
+                                      std::to_string(t.at("seed").get<uint64_t>()),
+                                      "--epochs",
+                                      std::to_string(t.at("epochs").get<int64_t>()),
+                                      "--steps-per-epoch",
+                                      std::to_string(t.at("steps_per_epoch").get<uint64_t>()),
+                                      "--batch",
+                                      std::to_string(t.at("batch").get<int64_t>()),
+                                      "--lr",
+                                      Json(t.at("lr").get<double>()).dump(),
+                                      "--loss",
+                                      t.at("loss").get<std::string>(),
+                                      "--widths"};
+    for (const Json& w : t.at("model").at("widths").get<std::vector<Json>>()) {
+      train.push_back(std::to_string(w.get<int64_t>()));
+    }
+    for (const std::string& w :
+         {std::string("--dropout"), Json(t.at("model").at("dropout").get<double>()).dump(),
+          std::string("--augment"), std::string("augment.json")}) {
+      train.push_back(w);
+    }
+    commands += ShellCommand({"petprep", "verify", r.data}) + "    # dataset fingerprint " +
+                ShellQuote(fingerprint) + "\n" +
+                ShellCommand({"printf", "%s\\n", t.at("augment").dump()}) + " > augment.json\n" +
+                ShellCommand(train) + "\n";
+    return Status::Ok();
+  }));
+  if (calibrated) commands += ShellCommand({"petprep", "calibrate", o.run}) + "\n";
+  commands += ShellCommand({"petprep", "report", o.run}) + "\n";
 
-  const std::string weights = summary.value("weights_sha256", "");
+  std::string weights, header;
+  std::string metrics_rows;
+  PETPREP_RETURN_IF_ERROR(ReadJsonFields(folder.summary_path(), [&]() -> Status {
+    weights = summary.at("weights_sha256").get<std::string>();
+    header = Html(summary.at("model").get<std::string>()) + ", " +
+             std::to_string(summary.at("steps").get<uint64_t>()) + " of " +
+             std::to_string(summary.at("total_steps").get<uint64_t>()) + " steps" +
+             (summary.at("finished").get<bool>() ? "" : " (stopped early)") + ", " +
+             Html(summary.at("device").get<std::string>());
+    metrics_rows = MetricsRow("validation", summary.value("validation", Json())) +
+                   MetricsRow("test", summary.value("test", Json()));
+    return Status::Ok();
+  }));
   std::string h;
   h += "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>petprep report: " +
        Html(o.run) + "</title><style>" + kStyle + "</style></head><body>\n";
-  h += "<h1>petprep report: " + Html(o.run) + "</h1>\n<p class=\"key\">" +
-       Html(summary.value("model", "")) + ", " + Json(summary.value("steps", 0)).dump() + " of " +
-       Json(summary.value("total_steps", 0)).dump() + " steps" +
-       (summary.value("finished", false) ? "" : " (stopped early)") + ", " +
-       Html(summary.value("device", "")) + ".<br>Weights SHA-256: <code id=\"weights\">" +
-       Html(weights) + "</code><br>Dataset fingerprint: <code>" +
-       Html(t.value("dataset_fingerprint", "")) + "</code></p>\n";
+  h += "<h1>petprep report: " + Html(o.run) + "</h1>\n<p class=\"key\">" + header +
+       ".<br>Weights SHA-256: <code id=\"weights\">" + Html(weights) +
+       "</code><br>Dataset fingerprint: <code>" + Html(fingerprint) + "</code></p>\n";
   h += "<h2>Training</h2>\n<div class=\"plots\">" + training_plots + "</div>\n";
   h += "<h2>Metrics</h2>\n<table><tr><th>split</th><th>IoU pet</th><th>IoU background</th>"
        "<th>IoU border</th><th>mean IoU</th><th>F1 (macro)</th><th>pixel accuracy</th>"
        "<th>loss</th></tr>" +
-       MetricsRow("validation", summary.value("validation", Json())) +
-       MetricsRow("test", summary.value("test", Json())) + "</table>\n";
+       metrics_rows + "</table>\n";
   h += "<h2>Calibration</h2>\n" + calibration_html + "<div class=\"plots\">" + calibration_plot +
        "</div>\n";
   h += "<h2>Test predictions</h2>\n";
@@ -409,7 +450,7 @@ Status WriteReport(const ReportOptions& o, ReportResult* result) {
   FlattenRows((*dataset)->manifest().value("sources", Json::object()), "sources", &sources);
   h += "<h2>Provenance and fingerprints</h2>\n<table><tr><th>weights_sha256</th><td><code>" +
        Html(weights) + "</code></td></tr><tr><th>dataset fingerprint</th><td><code>" +
-       Html(t.value("dataset_fingerprint", "")) + "</code></td></tr>" + sources + rows +
+       Html(fingerprint) + "</code></td></tr>" + sources + rows +
        "</table>\n<p class=\"key\">Made by <code>petprep report</code>; the page loads nothing "
        "from the network. The plots are also in " +
        Html(stem) + "-*.png beside it.</p>\n</body></html>\n";

@@ -8,6 +8,8 @@
 
 #include "pipeline/core/atomic_file.h"
 #include "pipeline/core/hash.h"
+#include "pipeline/core/json_file.h"
+#include "pipeline/core/shell_quote.h"
 #include "pipeline/loader/loader.h"
 #include "pipeline/train/evaluate.h"
 #include "pipeline/train/mathfn.h"
@@ -212,7 +214,7 @@ Status CalibrateRun(const std::string& run, const std::string& checkpoint, int t
                     const std::string& device, CalibrationReport* report) {
   LoadedRun r;
   PETPREP_RETURN_IF_ERROR(LoadRun(run, checkpoint, device, &r));
-  auto dataset = DatasetReader::Open(r.data);
+  auto dataset = OpenRunDataset(r, "");
   if (!dataset.ok()) return dataset.status();
   auto split = (*dataset)->Split("calibration");
   if (!split.ok()) {
@@ -276,20 +278,39 @@ Result<std::optional<double>> ReadTemperature(const std::string& run,
   if (!std::filesystem::exists(path, ec)) return std::optional<double>();
   Json j;
   PETPREP_RETURN_IF_ERROR(ReadJsonFile(path, &j));
-  if (!j.is_object() || !j.contains("temperature") || !j["temperature"].is_number() ||
-      !(j["temperature"].get<double>() > 0)) {
-    return Status::Corruption(path + ": no positive \"temperature\" (run petprep calibrate " + run +
-                              " again)");
+  const std::string again = " (run: " + ShellCommand({"petprep", "calibrate", run}) + ")";
+  double t = 0;
+  std::string fitted_for;
+  PETPREP_RETURN_IF_ERROR(ReadJsonFields(path, [&]() -> Status {
+    if (!j.is_object()) return Status::Corruption(path + ": not a JSON object" + again);
+    t = j.at("temperature").get<double>();
+    fitted_for = j.at("weights_sha256").get<std::string>();
+    return Status::Ok();
+  }));
+  // calibrate writes only temperatures inside its search range; anything else was made
+  // elsewhere and would turn probabilities into nonsense.
+  const double lo = PetExpD(-kLogTemperatureRange), hi = PetExpD(kLogTemperatureRange);
+  if (!(t >= lo && t <= hi)) {
+    return Status::Corruption(path + ": temperature " + Json(t).dump() +
+                              " is outside the range calibrate searches (" + Json(lo).dump() +
+                              " to " + Json(hi).dump() + ")" + again);
   }
-  if (j.contains("weights_sha256") && j["weights_sha256"].is_string() &&
-      j["weights_sha256"].get<std::string>() != weights_sha256) {
-    *note = path + " was fitted for other weights (step " + std::to_string(j.value("step", 0)) +
-            ", " + j.value("checkpoint", std::string("?")) +
-            " checkpoint); these are uncalibrated: run petprep calibrate " + run +
-            " with the same --checkpoint to calibrate them";
-    return std::optional<double>();
+  if (fitted_for.size() != 64 ||
+      fitted_for.find_first_not_of("0123456789abcdef") != std::string::npos) {
+    return Status::Corruption(path + ": at /weights_sha256: not a SHA-256 in hex" + again);
   }
-  return std::optional<double>(j["temperature"].get<double>());
+  if (fitted_for != weights_sha256) {
+    return ReadJsonFields(path, [&]() -> Result<std::optional<double>> {
+      *note = path + " was fitted for other weights (step " +
+              std::to_string(j.value("step", uint64_t{0})) + ", " +
+              j.value("checkpoint", std::string("?")) +
+              " checkpoint); these are uncalibrated: run " +
+              ShellCommand({"petprep", "calibrate", run}) +
+              " with the same --checkpoint to calibrate them";
+      return std::optional<double>();
+    });
+  }
+  return std::optional<double>(t);
 }
 
 }  // namespace petprep

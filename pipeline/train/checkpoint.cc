@@ -8,6 +8,7 @@
 
 #include "pipeline/core/atomic_file.h"
 #include "pipeline/core/hash.h"
+#include "pipeline/core/read_file.h"
 #include "schemas/checkpoint.pb.h"
 
 namespace petprep {
@@ -37,7 +38,7 @@ Status GetTensor(const std::string& path, const std::string& name, const schema:
 }
 
 Result<schema::Checkpoint> ReadVerified(const std::string& path) {
-  auto bytes = ReadFile(path);
+  auto bytes = ReadFile(path, kCheckpointLimit);
   if (!bytes.ok()) return bytes.status();
   const std::string& b = *bytes;
   if (b.size() < 48 || std::memcmp(b.data(), kMagic, 8) != 0) {
@@ -147,6 +148,8 @@ Status LoadCheckpoint(const std::string& path, TrainState* state, UNet* net,
                       std::vector<DeviceAdamSlot>* slots) {
   auto c = ReadVerified(path);
   if (!c.ok()) return c.status();
+  Status side = net->CheckInputSide(c->image_size());
+  if (!side.ok()) return Status::Corruption(path + ": " + side.message());
   std::vector<std::string> names = net->ParamNames();
   std::vector<Shape> shapes = net->ParamShapes();
   if (static_cast<size_t>(c->params_size()) != names.size()) {
@@ -181,13 +184,14 @@ Status LoadCheckpoint(const std::string& path, TrainState* state, UNet* net,
                               " BatchNorm statistics, the model has " +
                               std::to_string(buf_names.size()));
   }
+  // Every size comes from the model; the file's shapes are only compared with it.
+  std::vector<Shape> buf_shapes = net->BufferShapes();
   std::vector<Tensor> bufs(buf_names.size());
   for (size_t i = 0; i < bufs.size(); ++i) {
-    const schema::TensorData& in = c->buffers(static_cast<int>(i));
-    // Statistics are (C, 1, 1, 1); C is checked against the layer's below.
-    const int ch = in.shape_size() == 4 ? static_cast<int>(in.shape(0)) : 0;
-    bufs[i].Resize(ch, 1, 1, 1);
-    PETPREP_RETURN_IF_ERROR(GetTensor(path, buf_names[i], in, &bufs[i]));
+    const Shape& s = buf_shapes[i];
+    bufs[i].Resize(s.n, s.c, s.h, s.w);
+    PETPREP_RETURN_IF_ERROR(
+        GetTensor(path, buf_names[i], c->buffers(static_cast<int>(i)), &bufs[i]));
   }
   Status written = net->WriteParams(params, bufs);
   if (!written.ok()) return Status::Corruption(path + ": " + written.message());

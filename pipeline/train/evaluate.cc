@@ -77,13 +77,8 @@ Status EvaluateRun(const std::string& run, const std::string& split, const std::
   LoadedRun r;
   PETPREP_RETURN_IF_ERROR(LoadRun(run, checkpoint, device, &r));
   const std::string dir = data.empty() ? r.data : data;
-  auto dataset = DatasetReader::Open(dir);
+  auto dataset = OpenRunDataset(r, dir);
   if (!dataset.ok()) return dataset.status();
-  if ((*dataset)->image_size() != r.state.image_size) {
-    return Status::InvalidArgument(
-        dir + ": images are " + std::to_string((*dataset)->image_size()) +
-        " px, the run was trained at " + std::to_string(r.state.image_size) + " px");
-  }
   auto s = (*dataset)->Split(split);
   if (!s.ok()) return s.status();
   if ((*s)->size() == 0) return Status::InvalidArgument(dir + ": the " + split + " split is empty");

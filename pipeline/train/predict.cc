@@ -5,6 +5,7 @@
 #include "pipeline/augment/augment.h"
 #include "pipeline/core/atomic_file.h"
 #include "pipeline/core/hash.h"
+#include "pipeline/core/read_file.h"
 #include "pipeline/dataset/codec.h"
 #include "pipeline/dataset/overlay.h"
 #include "pipeline/dataset/resize.h"
@@ -19,7 +20,7 @@ namespace petprep {
 Status PredictRun(const std::string& run, const std::vector<std::string>& images,
                   const std::string& out_dir, const std::string& checkpoint,
                   const std::string& device, bool probabilities, std::vector<std::string>* written,
-                  std::string* note) {
+                  std::string* note, uint64_t max_pixels) {
   LoadedRun r;
   PETPREP_RETURN_IF_ERROR(LoadRun(run, checkpoint, device, &r));
   auto digest = r.net->WeightsDigest();
@@ -38,9 +39,9 @@ Status PredictRun(const std::string& run, const std::vector<std::string>& images
   std::vector<Input> inputs;
   std::set<std::string> stems;
   for (const std::string& path : images) {
-    auto bytes = ReadFile(path);
+    auto bytes = ReadFile(path, kPictureFileLimit);
     if (!bytes.ok()) return bytes.status();
-    auto picture = DecodePicture(*bytes);
+    auto picture = DecodePicture(*bytes, max_pixels);
     if (!picture.ok()) return picture.status().WithContext(path);
     Input in;
     in.path = path;

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "pipeline/core/status.h"
+#include "pipeline/dataset/codec.h"
 
 namespace petprep {
 
@@ -21,6 +22,6 @@ namespace petprep {
 Status PredictRun(const std::string& run, const std::vector<std::string>& images,
                   const std::string& out_dir, const std::string& checkpoint,
                   const std::string& device, bool probabilities, std::vector<std::string>* written,
-                  std::string* note);
+                  std::string* note, uint64_t max_pixels = kDefaultMaxPixels);
 
 }  // namespace petprep

@@ -6,8 +6,11 @@
 #include <filesystem>
 #include <map>
 #include <sstream>
+#include <tuple>
 
 #include "pipeline/core/atomic_file.h"
+#include "pipeline/core/json_file.h"
+#include "pipeline/core/read_file.h"
 #include "pipeline/train/run_folder.h"
 #include "pipeline/train/trace.h"
 #include "pipeline/train/train_options.h"
@@ -66,6 +69,9 @@ std::string RanOn(const Json& config) {
   return s;
 }
 
+// Steps beyond this are not a run petprep wrote (2^53: exact in a double, as JSON readers keep it).
+constexpr uint64_t kMaxStepNumber = uint64_t{1} << 53;
+
 struct StepLine {
   std::string batch, weights;
   Json loss;
@@ -73,7 +79,7 @@ struct StepLine {
 };
 
 Status ReadSteps(const std::string& path, std::map<uint64_t, StepLine>* steps) {
-  auto text = ReadFile(path);
+  auto text = ReadFile(path, kMetricsLogLimit);
   if (!text.ok()) return text.status();
   std::istringstream in(*text);
   std::string line;
@@ -82,25 +88,34 @@ Status ReadSteps(const std::string& path, std::map<uint64_t, StepLine>* steps) {
     ++number;
     if (line.empty()) continue;
     Json j;
-    try {
-      j = Json::parse(line);
-    } catch (const std::exception&) {
-      return Status::Corruption(path + ": line " + std::to_string(number) + " is not JSON");
-    }
-    if (!j.is_object() || !j.contains("step") || !j.contains("loss")) continue;  // validation
-    StepLine s;
-    s.batch = j.value("batch_sha256", "");
-    s.weights = j.value("weights_sha256", "");
-    s.loss = j["loss"];
-    if (j.contains("pet_ids") && j["pet_ids"].is_array()) {
-      for (const Json& id : j["pet_ids"])
-        s.pet_ids.push_back(id.is_string() ? id.get<std::string>() : "");
-    }
-    if (j.contains("sample_sha256") && j["sample_sha256"].is_array()) {
-      for (const Json& d : j["sample_sha256"])
-        s.samples.push_back(d.is_string() ? d.get<std::string>() : "");
-    }
-    (*steps)[j["step"].get<uint64_t>()] = std::move(s);
+    PETPREP_RETURN_IF_ERROR(ParseJsonLine(line, path, number, &j));
+    const std::string where = path + ": line " + std::to_string(number);
+    PETPREP_RETURN_IF_ERROR(ReadJsonFields(where, [&]() -> Status {
+      if (!j.is_object()) return Status::Corruption(where + ": not a JSON object");
+      if (j.contains("validation")) return Status::Ok();
+      // A step the comparison could not place would make two runs look "the same".
+      const Json& at = j.at("step");
+      if (!at.is_number_unsigned() || at.get<uint64_t>() > kMaxStepNumber) {
+        return Status::Corruption(where + ": at /step: " + at.dump() +
+                                  " is not a step number (an integer from 0 to " +
+                                  std::to_string(kMaxStepNumber) + ")");
+      }
+      const uint64_t step = at.get<uint64_t>();
+      if (steps->count(step) != 0) {
+        return Status::Corruption(where + ": step " + std::to_string(step) +
+                                  " appears a second time");
+      }
+      StepLine s;
+      s.batch = j.value("batch_sha256", "");
+      s.weights = j.value("weights_sha256", "");
+      s.loss = j.at("loss");
+      if (j.contains("pet_ids")) s.pet_ids = j.at("pet_ids").get<std::vector<std::string>>();
+      if (j.contains("sample_sha256")) {
+        s.samples = j.at("sample_sha256").get<std::vector<std::string>>();
+      }
+      (*steps)[step] = std::move(s);
+      return Status::Ok();
+    }));
   }
   return Status::Ok();
 }
@@ -293,14 +308,19 @@ Result<RunComparison> DiffRuns(const std::string& a, const std::string& b) {
     }
   }
   Json ta = ca["training"], tb = cb["training"];
-  d.dataset_a = ta.value("dataset_fingerprint", "");
-  d.dataset_b = tb.value("dataset_fingerprint", "");
-  ta.erase("dataset_fingerprint");
-  tb.erase("dataset_fingerprint");
+  std::string ra, rb;
+  for (auto [run, t, c, dataset, ran] :
+       {std::tuple{a, &ta, &ca, &d.dataset_a, &ra}, std::tuple{b, &tb, &cb, &d.dataset_b, &rb}}) {
+    PETPREP_RETURN_IF_ERROR(ReadJsonFields(RunFolder(run).config_path(), [&]() -> Status {
+      *dataset = t->at("dataset_fingerprint").get<std::string>();
+      t->erase("dataset_fingerprint");
+      *ran = RanOn(*c);
+      return Status::Ok();
+    }));
+  }
   d.options = Differences(ta, tb);
   d.provenance =
       Differences(ca.value("provenance", Json::object()), cb.value("provenance", Json::object()));
-  const std::string ra = RanOn(ca), rb = RanOn(cb);
   if (ra != rb) d.context.push_back("ran on: " + ra + " vs " + rb);
   for (const char* key : {"data", "hash_every"}) {
     const std::string va = ca.contains(key) ? ca[key].dump() : "(none)";
@@ -332,9 +352,15 @@ Result<RunComparison> DiffRuns(const std::string& a, const std::string& b) {
 
   for (const auto& [run, out] : {std::pair{a, &d.weights_a}, std::pair{b, &d.weights_b}}) {
     Json summary;
-    if (ReadJsonFile(RunFolder(run).summary_path(), &summary).ok() && summary.is_object()) {
-      *out = summary.value("weights_sha256", "");
-    }
+    const std::string path = RunFolder(run).summary_path();
+    std::error_code ec;
+    if (!fs::exists(path, ec)) continue;  // a run still training, or stopped: no summary yet
+    PETPREP_RETURN_IF_ERROR(ReadJsonFile(path, &summary));
+    std::string* weights = out;
+    PETPREP_RETURN_IF_ERROR(ReadJsonFields(path, [&]() -> Status {
+      *weights = summary.at("weights_sha256").get<std::string>();
+      return Status::Ok();
+    }));
   }
   CompareTraces(&d);
   return d;

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "pipeline/core/atomic_file.h"
+#include "pipeline/core/read_file.h"
 
 namespace petprep {
 
@@ -35,8 +36,9 @@ Status RunFolder::ReadConfig(Json* config) const {
   if (!config->is_object() || !config->contains("training") || !(*config)["training"].is_object()) {
     return Status::Corruption(path + ": not a run configuration (no training section)");
   }
-  if (config->contains("data") && !(*config)["data"].is_string()) {
-    return Status::Corruption(path + ": \"data\" must be a string");
+  if (!config->contains("data") || !(*config)["data"].is_string() ||
+      (*config)["data"].get<std::string>().empty()) {
+    return Status::Corruption(path + ": at /data: the run's dataset folder is missing (a string)");
   }
   return Status::Ok();
 }
@@ -82,7 +84,7 @@ Status RunFolder::ClearMetrics() const { return WriteFileAtomic(metrics_path(), 
 
 Status RunFolder::TruncateMetrics(uint64_t step, float* last_loss, Json* last_validation) const {
   const std::string path = metrics_path();
-  auto text = ReadFile(path);
+  auto text = ReadFile(path, kMetricsLogLimit);
   if (!text.ok()) return Status::Ok();
   std::string kept;
   std::istringstream in(*text);
@@ -162,7 +164,27 @@ Status LoadRun(const std::string& run, const std::string& checkpoint, const std:
   r->backend = std::move(*backend);
   r->net = std::make_unique<UNet>(mc, r->backend.get());
   std::vector<DeviceAdamSlot> slots;
-  return LoadCheckpoint(*path, &r->state, r->net.get(), &slots);
+  PETPREP_RETURN_IF_ERROR(LoadCheckpoint(*path, &r->state, r->net.get(), &slots));
+  const Json& t = config["training"];
+  return ReadJsonFields(folder.config_path(), [&]() -> Status {
+    if (t.contains("image_size") && t.at("image_size").get<int64_t>() != r->state.image_size) {
+      return Status::Corruption(
+          *path + ": holds weights for " + std::to_string(r->state.image_size) + " px images, " +
+          folder.config_path() + " says " + t.at("image_size").dump() + " px");
+    }
+    return Status::Ok();
+  });
+}
+
+Result<std::unique_ptr<DatasetReader>> OpenRunDataset(const LoadedRun& r, const std::string& dir) {
+  auto dataset = DatasetReader::Open(dir.empty() ? r.data : dir);
+  if (!dataset.ok()) return dataset.status();
+  if ((*dataset)->image_size() != r.state.image_size) {
+    return Status::InvalidArgument(
+        (dir.empty() ? r.data : dir) + ": images are " + std::to_string((*dataset)->image_size()) +
+        " px, the run was trained at " + std::to_string(r.state.image_size) + " px");
+  }
+  return dataset;
 }
 
 }  // namespace petprep

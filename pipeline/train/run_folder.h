@@ -16,6 +16,7 @@
 
 #include "pipeline/augment/augment.h"
 #include "pipeline/core/status.h"
+#include "pipeline/dataset/dataset_reader.h"
 #include "pipeline/train/backend.h"
 #include "pipeline/train/checkpoint.h"
 #include "pipeline/train/train_options.h"
@@ -92,5 +93,10 @@ struct LoadedRun {
 
 Status LoadRun(const std::string& run, const std::string& checkpoint, const std::string& device,
                LoadedRun* r);
+
+// The dataset `dir` (the run's own when empty) for a loaded run: refused unless its images have
+// the size the weights were trained at. Every command that feeds a finished run's network goes
+// through here.
+Result<std::unique_ptr<DatasetReader>> OpenRunDataset(const LoadedRun& r, const std::string& dir);
 
 }  // namespace petprep

@@ -12,6 +12,7 @@
 
 #include "pipeline/core/atomic_file.h"
 #include "pipeline/core/hash.h"
+#include "pipeline/core/read_file.h"
 
 namespace petprep {
 
@@ -153,7 +154,7 @@ Result<std::vector<TraceLine>> ReadTrace(const std::string& path) {
   std::vector<TraceLine> out;
   std::error_code ec;
   if (!fs::exists(path, ec)) return out;
-  auto text = ReadFile(path);
+  auto text = ReadFile(path, kTraceFileLimit);
   if (!text.ok()) return text.status();
   std::istringstream in(*text);
   std::string line;
@@ -197,7 +198,7 @@ Status WriteNpy(const std::string& path, const Tensor& t) {
 }
 
 Result<Tensor> ReadNpy(const std::string& path) {
-  auto bytes = ReadFile(path);
+  auto bytes = ReadFile(path, kTraceFileLimit);
   if (!bytes.ok()) return bytes.status();
   const std::string& b = *bytes;
   auto bad = [&](const std::string& why) {

@@ -4,6 +4,7 @@
 #include <exception>
 
 #include "pipeline/core/atomic_file.h"
+#include "pipeline/core/read_file.h"
 #include "pipeline/train/optim.h"
 
 namespace petprep {
@@ -16,17 +17,6 @@ Result<LossKind> ParseLoss(const std::string& name, const std::string& where) {
   if (name == "ce") return LossKind::kCrossEntropy;
   if (name == "bce-jaccard") return LossKind::kBceJaccard;
   return Status::InvalidArgument(where + " " + name + ": expected ce or bce-jaccard");
-}
-
-Status ReadJsonFile(const std::string& path, Json* out) {
-  auto text = ReadFile(path);
-  if (!text.ok()) return text.status();
-  try {
-    *out = Json::parse(*text);
-  } catch (const std::exception& e) {
-    return Status::Corruption(path + ": not valid JSON (" + e.what() + ")");
-  }
-  return Status::Ok();
 }
 
 Json TrainingJson(const TrainOptions& o, const AugmentSpec& spec, uint64_t steps_per_epoch,
@@ -76,9 +66,8 @@ Status OptionsFromTraining(const Json& t, const std::string& source, TrainOption
     o->widths = t.at("model").at("widths").get<std::vector<int>>();
     o->dropout = t.at("model").at("dropout").get<float>();
     augment = t.at("augment").dump();
-  } catch (const std::exception& e) {
-    return Status::Corruption(source + ": the training section is incomplete or mistyped (" +
-                              e.what() + ")");
+  } catch (const nlohmann::json::exception& e) {
+    return JsonFieldError(source, e);
   }
   if (o->epochs < 1 || o->batch < 1 || o->widths.empty() || o->widths.size() > 8 ||
       *std::min_element(o->widths.begin(), o->widths.end()) < 1) {
@@ -210,14 +199,18 @@ Status ResolveResumedRun(const Json& config, const std::string& config_path, Tra
     notes->push_back("--device " + o->device + " with --resume: the run continues on " + o->device +
                      " (it ran on " + ran_on + "); the weights are the same bits on every device");
   }
-  if (o->given.count("data") == 0) from.data = config.value("data", "");
-  if (o->given.count("hash-every") == 0)
-    from.hash_every = config.value("hash_every", o->hash_every);
-  if (o->given.count("trace-steps") == 0 && o->given.count("trace-tensors") == 0 &&
-      config.contains("trace") && config["trace"].is_object()) {
-    from.trace_steps = config["trace"].value("steps", "");
-    from.trace_tensors = config["trace"].value("tensors", false);
-  }
+  PETPREP_RETURN_IF_ERROR(ReadJsonFields(config_path, [&]() -> Status {
+    if (o->given.count("data") == 0) from.data = config.at("data").get<std::string>();
+    if (o->given.count("hash-every") == 0) {
+      from.hash_every = config.value("hash_every", o->hash_every);
+    }
+    if (o->given.count("trace-steps") == 0 && o->given.count("trace-tensors") == 0 &&
+        config.contains("trace")) {
+      from.trace_steps = config.at("trace").value("steps", "");
+      from.trace_tensors = config.at("trace").value("tensors", false);
+    }
+    return Status::Ok();
+  }));
   *o = from;
   return Status::Ok();
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "pipeline/augment/augment.h"
+#include "pipeline/core/json_file.h"
 #include "pipeline/core/status.h"
 
 namespace petprep {
@@ -77,9 +78,6 @@ nlohmann::ordered_json TrainingJson(const TrainOptions& o, const AugmentSpec& sp
 // Reads TrainingJson's section back into *o and *spec (`source` names the file in errors).
 Status OptionsFromTraining(const nlohmann::ordered_json& t, const std::string& source,
                            TrainOptions* o, AugmentSpec* spec);
-
-// A JSON file, parsed; a parse error is a Corruption naming the file.
-Status ReadJsonFile(const std::string& path, nlohmann::ordered_json* out);
 
 // The device a run's config.json says its last segment ran on ("cpu" for a run that says none).
 std::string LastDevice(const nlohmann::ordered_json& config);

@@ -127,6 +127,25 @@ std::vector<std::string> UNet::BufferNames() const {
   return p;
 }
 
+std::vector<Shape> UNet::BufferShapes() const {
+  std::vector<Shape> p;
+  VisitBuffers(*this,
+               [&](const std::string&, const DeviceTensor&, const Shape& s) { p.push_back(s); });
+  return p;
+}
+
+Status UNet::CheckInputSide(int64_t side) const {
+  const int64_t step = int64_t{1} << (config_.widths.empty() ? 0 : config_.widths.size() - 1);
+  if (side < step || side > kMaxInputSide || side % step != 0) {
+    return Status::InvalidArgument("image size " + std::to_string(side) + " does not fit a " +
+                                   std::to_string(config_.widths.size()) +
+                                   "-level U-Net (a multiple of " + std::to_string(step) +
+                                   " from " + std::to_string(step) + " to " +
+                                   std::to_string(kMaxInputSide) + ")");
+  }
+  return Status::Ok();
+}
+
 size_t UNet::ParamCount() const {
   size_t n = 0;
   for (const Shape& s : ParamShapes()) n += static_cast<size_t>(s.size());

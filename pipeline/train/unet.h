@@ -67,6 +67,11 @@ class UNet {
   // BatchNorm running statistics, in layer order (mean, var per BN).
   std::vector<DeviceTensor*> Buffers();
   std::vector<std::string> BufferNames() const;  // "<bn>.running_mean", "<bn>.running_var"
+  std::vector<Shape> BufferShapes() const;       // (C, 1, 1, 1) each
+  // Whether the network takes `side` x `side` inputs: a multiple of 2^(L-1), at most
+  // kMaxInputSide. An error names the side and what would fit.
+  Status CheckInputSide(int64_t side) const;
+  static constexpr int kMaxInputSide = 8192;
   size_t ParamCount() const;
 
   // Host copies of the parameters and the buffers, in order.
