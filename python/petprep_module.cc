@@ -152,6 +152,7 @@ struct LoaderCore {
   std::unique_ptr<petprep::Loader> loader;
   py::object namespace_type = py::module_::import("types").attr("SimpleNamespace");
   uint64_t seed = 0;
+  int batch = 0;
   uint64_t next_step = 0;
   std::unique_ptr<petprep::BatchStream> stream;
   uint64_t stream_next = 0;  // the step `stream` gives next
@@ -227,7 +228,17 @@ struct EpochIterator {
 
 }  // namespace
 
+// The first step after the last epoch a state can name (epochs are counted in 32 bits).
+uint64_t StepLimit(const LoaderCore& c) {
+  return std::max<uint64_t>(1, c.loader->batches_per_epoch()) * (uint64_t{UINT32_MAX} + 1);
+}
+
 PYBIND11_MODULE(petprep, m) {
+  // numpy's C API is set up now, while the import holds the GIL: set up lazily, by the first
+  // thread to make an array, it would import numpy with the GIL held while another thread
+  // waits for it (a deadlock).
+  py::module_::import("numpy");
+  (void)py::array_t<uint8_t>(0);
   m.doc() =
       "petprep: the Oxford-IIIT Pet dataset, partitioned by MD5 of each pet id and loaded in a "
       "fixed order with seeded augmentation, the same bits for any thread count.";
@@ -292,6 +303,13 @@ PYBIND11_MODULE(petprep, m) {
              const petprep::Status usable = core->loader->Check();
              if (!usable.ok()) Raise(usable);
              core->seed = seed;
+             core->batch = batch;
+             if (start_step >= StepLimit(*core)) {
+               throw py::value_error("start_step " + std::to_string(start_step) +
+                                     " is past the last epoch a loader counts (2^32 epochs of " +
+                                     std::to_string(core->loader->batches_per_epoch()) +
+                                     " batches)");
+             }
              core->next_step = start_step;
              return core;
            }),
@@ -316,26 +334,66 @@ PYBIND11_MODULE(petprep, m) {
             d["epoch"] = st.epoch;
             d["position"] = st.position;
             d["step"] = c.next_step;
+            d["batch"] = c.batch;
             return d;
           },
           "The loader's position between batches: seed, epoch, position (the epoch's next "
-          "sample) and step.")
+          "sample), step and batch (the batch size it counts in).")
       .def(
           "load_state_dict",
           [](LoaderCore& c, const py::dict& d) {
+            // Each field is checked: a state that does not fit would replay or skip samples.
+            auto field = [&](const char* key, const char* want) -> py::object {
+              if (!d.contains(key)) {
+                throw py::value_error(std::string("state_dict: no '") + key + "' (" + want + ")");
+              }
+              py::object v = d[key];
+              if (!py::isinstance<py::int_>(v) || py::isinstance<py::bool_>(v) ||
+                  v.cast<py::int_>() < py::int_(0)) {
+                throw py::value_error(std::string("state_dict: '") + key + "' is " +
+                                      py::repr(v).cast<std::string>() + ", not " + want);
+              }
+              return v;
+            };
+            auto u64 = [&](const char* key, const char* want) -> uint64_t {
+              py::object v = field(key, want);
+              if (v.cast<py::int_>() > py::int_(UINT64_MAX)) {
+                throw py::value_error(std::string("state_dict: '") + key + "' is too large");
+              }
+              return v.cast<uint64_t>();
+            };
             petprep::LoaderState st;
-            try {
-              st.seed = d["seed"].cast<uint64_t>();
-              st.epoch = d["epoch"].cast<uint32_t>();
-              st.position = d["position"].cast<uint64_t>();
-            } catch (const std::exception&) {
-              throw py::value_error("state_dict: needs integer seed, epoch and position");
-            }
+            st.seed = u64("seed", "a seed, an integer from 0");
+            const uint64_t epoch = u64("epoch", "an epoch, an integer from 0");
+            st.position = u64("position", "the epoch's next sample, an integer from 0");
+            const uint64_t batch = u64("batch", "the batch size");
             if (st.seed != c.seed) {
-              throw py::value_error("state_dict: seed " + std::to_string(st.seed) +
+              throw py::value_error("state_dict: 'seed' is " + std::to_string(st.seed) +
                                     ", this loader's is " + std::to_string(c.seed));
             }
-            c.next_step = c.loader->StepOf(st);
+            if (batch != static_cast<uint64_t>(c.batch)) {
+              throw py::value_error("state_dict: 'batch' is " + std::to_string(batch) +
+                                    ", this loader's is " + std::to_string(c.batch) +
+                                    ": positions count samples in batches of that size");
+            }
+            if (epoch > UINT32_MAX) {
+              throw py::value_error("state_dict: 'epoch' is " + std::to_string(epoch) +
+                                    ", past the last epoch a loader counts (2^32)");
+            }
+            st.epoch = static_cast<uint32_t>(epoch);
+            const uint64_t bpe = c.loader->batches_per_epoch();
+            if (st.position % batch != 0 || st.position / batch >= bpe) {
+              throw py::value_error("state_dict: 'position' is " + std::to_string(st.position) +
+                                    ", not the first sample of one of the epoch's " +
+                                    std::to_string(bpe) + " batches of " + std::to_string(batch));
+            }
+            const uint64_t step = c.loader->StepOf(st);
+            if (d.contains("step") && u64("step", "a step, an integer from 0") != step) {
+              throw py::value_error("state_dict: 'step' is " +
+                                    py::repr(d["step"]).cast<std::string>() +
+                                    ", the epoch and position say " + std::to_string(step));
+            }
+            c.next_step = step;
           },
           py::arg("state"), "Continue exactly where state_dict() was taken.");
 

@@ -5,6 +5,7 @@
 // command to paste, that pasting it runs nothing else.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -12,13 +13,17 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "pipeline/core/atomic_file.h"
+#include "pipeline/core/folder_lock.h"
 #include "pipeline/core/hash.h"
 #include "pipeline/core/shell_quote.h"
+#include "pipeline/dataset/tar_writer.h"
 #include "schemas/checkpoint.pb.h"
 #include "tests/test_util.h"
 
@@ -410,6 +415,193 @@ TEST_F(HostileInputTest, PastingTheReportsCommandsRunsOnlyThem) {
     ASSERT_TRUE(args.ok());
     EXPECT_NE(args->find(std::string("\0", 1) + run + std::string("\0", 1)), std::string::npos)
         << name << ": the run folder did not arrive as one argument";
+  }
+}
+
+// Every regular file under `dir` with its bytes' SHA-256: what "unchanged" means.
+std::map<std::string, std::string> Tree(const std::string& dir) {
+  std::map<std::string, std::string> out;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::end(it); it.increment(ec)) {
+    if (!it->is_regular_file()) continue;
+    auto bytes = ReadFile(it->path().string());
+    out[std::filesystem::relative(it->path(), dir).string()] = bytes.ok() ? Sha256Hex(*bytes) : "?";
+  }
+  return out;
+}
+
+TEST_F(HostileInputTest, ForceReplacesOnlyADatasetPetprepWroteAndNeverAnInput) {
+  testing::TempDir dir;
+  const std::string petset = data_ + "/../petset";
+  const auto petset_before = Tree(petset);
+  ASSERT_GT(petset_before.size(), 40u);
+  ASSERT_EQ(::mkdir((dir / "mine").c_str(), 0755), 0);
+  ASSERT_TRUE(WriteFileAtomic(dir / "mine/notes.txt", "a user's own").ok());
+  ASSERT_TRUE(WriteFileAtomic(dir / "plain", "a plain file").ok());
+  ASSERT_EQ(::mkdir((dir / "out.partial").c_str(), 0755), 0);
+  ASSERT_TRUE(WriteFileAtomic(dir / "out.partial/keep.txt", "a user's own partial").ok());
+  struct Case {
+    std::string output, says;
+  };
+  const std::vector<Case> cases = {
+      {petset, "is inside --input"},
+      {data_ + "/..", "holds --input"},
+      {petset + "/sub", "is inside --input"},
+      {dir / "mine", "not a dataset petprep wrote"},
+      {dir / "plain", "not a dataset petprep wrote"},
+      {dir / "out", "out.partial: exists and petprep did not make it"},
+      {data_ + "/train/inner", "is inside the dataset"},
+  };
+  const auto dataset_before = Tree(data_);
+  for (const Case& k : cases) {
+    const std::string cmd =
+        "partition -q --input " + petset + " --output " + k.output + " --size 32 --force";
+    const testing::CommandResult r = testing::RunPetprep(cmd);
+    EXPECT_EQ(r.exit_code, 2) << cmd << ": " << r.err;
+    ExpectCleanError(r, cmd);
+    EXPECT_NE(r.err.find(k.says), std::string::npos) << cmd << ": " << r.err;
+  }
+  EXPECT_EQ(Tree(petset), petset_before);
+  EXPECT_EQ(Tree(data_), dataset_before);
+  EXPECT_EQ(*ReadFile(dir / "mine/notes.txt"), "a user's own");
+  EXPECT_EQ(*ReadFile(dir / "plain"), "a plain file");
+  EXPECT_EQ(*ReadFile(dir / "out.partial/keep.txt"), "a user's own partial");
+  // A dataset petprep wrote is replaced, byte for byte the same, and no mark is left in it.
+  const std::string again = dir / "again";
+  ASSERT_EQ(
+      testing::RunPetprep("partition -q --input " + petset + " --output " + again + " --size 32")
+          .exit_code,
+      0);
+  const testing::CommandResult forced = testing::RunPetprep(
+      "partition -q --input " + petset + " --output " + again + " --size 32 --force");
+  ASSERT_EQ(forced.exit_code, 0) << forced.err;
+  EXPECT_EQ(Tree(again), dataset_before);
+}
+
+TEST_F(HostileInputTest, ANewRunNeedsAnEmptyFolderAndNoOutputLandsInsideADataset) {
+  testing::TempDir dir;
+  ASSERT_EQ(::mkdir((dir / "mine").c_str(), 0755), 0);
+  ASSERT_TRUE(WriteFileAtomic(dir / "mine/summary.json", "{\"mine\": 1}").ok());
+  const std::string args = " --widths 4 8 --batch 4 --steps-per-epoch 1 --epochs 1";
+  testing::CommandResult r =
+      testing::RunPetprep("train -q --data " + data_ + " --out " + dir / "mine" + args);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("not empty and not a petprep run (it holds summary.json)"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(Tree(dir / "mine").size(), 1u) << "petprep left a file in a folder not its own";
+  const auto dataset_before = Tree(data_);
+  for (const std::string& cmd :
+       {"train -q --data " + data_ + " --out " + data_ + "/run" + args,
+        "predict " + run_ + " --image " + picture_ + " --out " + data_ + "/train/pred"}) {
+    r = testing::RunPetprep(cmd);
+    EXPECT_EQ(r.exit_code, 2) << cmd << ": " << r.err;
+    EXPECT_NE(r.err.find("is inside the dataset"), std::string::npos) << cmd << ": " << r.err;
+  }
+  EXPECT_EQ(Tree(data_), dataset_before);
+  EXPECT_EQ(testing::RunPetprep("verify " + data_).exit_code, 0);
+}
+
+TEST_F(HostileInputTest, ASecondWriterIsRefusedWhileTheFirstHoldsTheFolder) {
+  const std::string run = CopyRun("locked");
+  {
+    auto held = FolderLock::Acquire(run, run + "/.petprep.lock");
+    ASSERT_TRUE(held.ok()) << held.status().ToString();
+    const testing::CommandResult r = testing::RunPetprep("train -q --out " + run + " --resume");
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_NE(r.err.find(run + " is in use by another petprep (pid " + std::to_string(getpid())),
+              std::string::npos)
+        << r.err;
+  }
+  testing::TempDir dir;
+  const std::string out = dir / "ds";
+  {
+    auto held = FolderLock::Acquire(out, out + ".lock");
+    ASSERT_TRUE(held.ok());
+    const testing::CommandResult r =
+        testing::RunPetprep("partition -q --input " + data_ + "/../petset --output " + out);
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_NE(r.err.find(out + " is in use by another petprep (pid "), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(out));
+  }
+  EXPECT_EQ(testing::RunPetprep("partition -q --input " + data_ + "/../petset --output " + out +
+                                " --size 32")
+                .exit_code,
+            0);
+}
+
+// Two trainings into one new folder, started together: one trains, the other is refused (in
+// use, or the folder already holds a run), and metrics.jsonl holds one run's lines.
+TEST_F(HostileInputTest, TwoTrainingsStartedTogetherDoNotShareAFolder) {
+  testing::TempDir dir;
+  const std::string out = dir / "run";
+  std::vector<pid_t> pids;
+  for (const char* seed : {"1", "2"}) {
+    pids.push_back(testing::SpawnPetprep({"train", "-q", "--data", data_, "--out", out, "--widths",
+                                          "4", "8", "--batch", "4", "--steps-per-epoch", "10",
+                                          "--epochs", "2", "--seed", seed}));
+  }
+  int ok = 0, refused = 0;
+  for (pid_t pid : pids) {
+    ASSERT_GT(pid, 0);
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status));
+    if (WEXITSTATUS(status) == 0) ++ok;
+    if (WEXITSTATUS(status) == 1) ++refused;
+  }
+  EXPECT_EQ(ok, 1);
+  EXPECT_EQ(refused, 1);
+  auto metrics = ReadFile(out + "/metrics.jsonl");
+  ASSERT_TRUE(metrics.ok());
+  std::set<std::string> seen;
+  size_t lines = 0;
+  for (size_t at = 0; (at = metrics->find("\"step\":", at)) != std::string::npos; ++at) ++lines;
+  EXPECT_EQ(lines, 20u + 2u) << *metrics;  // 20 steps, 2 validations
+}
+
+TEST_F(HostileInputTest, AResumeRemovesTheTemporaryFilesOfAProcessThatIsGone) {
+  const std::string run = CopyRun("stale");
+  const pid_t child = fork();
+  if (child == 0) _exit(0);
+  ASSERT_GT(child, 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);  // `child` is a pid whose process is gone
+  const std::string dead = std::to_string(child);
+  const std::string stale = run + "/checkpoints/.step-00000007.ckpt.tmp-" + dead + "-0";
+  const std::string live = run + "/checkpoints/.step-00000008.ckpt.tmp-1-0";  // init: running
+  ASSERT_TRUE(WriteFileAtomic(stale, "half a checkpoint").ok());
+  ASSERT_TRUE(WriteFileAtomic(live, "another's").ok());
+  const testing::CommandResult r = testing::RunPetprep("train --out " + run + " --resume");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(stale));
+  EXPECT_TRUE(std::filesystem::exists(live));
+}
+
+TEST_F(HostileInputTest, APetIdThatWouldBreakItsFilesIsRefusedAtConvertNamingTheEntry) {
+  const std::string synth = data_ + "/../../synth";
+  const auto images = testing::ReadArchive(synth + "/images.tar.gz");
+  for (const std::string bad : {"bad\nid_1", "bad,id_1", "bad\"id_1", "bad\\id_1", "bad\x7fid_1"}) {
+    testing::TempDir dir;
+    ASSERT_EQ(std::system(("cp " + synth + "/annotations.tar.gz " + dir.path()).c_str()), 0);
+    auto w = TarWriter::Create(dir / "images.tar.gz", TarWriter::Compression::kGzip);
+    ASSERT_TRUE(w.ok());
+    for (const auto& [name, bytes] : images) ASSERT_TRUE((*w)->AddFile(name, bytes).ok());
+    ASSERT_TRUE((*w)->AddFile("images/" + bad + ".jpg", images.begin()->second).ok());
+    ASSERT_TRUE((*w)->Finish().ok());
+    const std::string sums = "SHA256SUMS";
+    ASSERT_EQ(std::system(
+                  ("cd " + dir.path() + " && sha256sum images.tar.gz annotations.tar.gz > " + sums)
+                      .c_str()),
+              0);
+    const testing::CommandResult r =
+        testing::RunPetprep("download -q --out " + dir / "data" + " --from " + dir.path() +
+                            " --checksums " + dir / sums);
+    ExpectCleanError(r, bad);
+    EXPECT_NE(r.err.find("refused entry 'images/bad"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("the pet id holds U+00"), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(dir / "data/petset"));
   }
 }
 

@@ -33,6 +33,27 @@ TEST(FoldTest, KnownAnswers) {
 
 // An independent computation: long division of the hex digest's digits by 10, and the
 // digest as an unsigned 128-bit number.
+TEST(PetIdTest, UnicodeAndCaseAreKeptTheCharactersThatBreakFilesAreRefused) {
+  for (const char* good : {"Abyssinian_1", "Café_1", "日本猫_1", "Abyssinian-1", "a b", "x'y"}) {
+    EXPECT_TRUE(CheckPetId(good).ok()) << good;
+  }
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"a\nb", "U+000A, a control character"},
+      {std::string("a\0b", 3), "U+0000"},
+      {"a\x1f", "U+001F"},
+      {"a\x7f", "U+007F"},
+      {"a/b", "U+002F '/'"},
+      {"a\\b", "U+005C"},
+      {"a,b", "U+002C ','"},
+      {"a\"b", "U+0022"},
+      {"", "an empty pet id"}};
+  for (const auto& [id, says] : bad) {
+    const Status s = CheckPetId(id);
+    ASSERT_FALSE(s.ok()) << id;
+    EXPECT_NE(s.message().find(says), std::string::npos) << s.message();
+  }
+}
+
 TEST(FoldTest, TenThousandIdsAgreeWithIndependentArithmetic) {
   std::mt19937 rng(12345);
   const char* alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789é";

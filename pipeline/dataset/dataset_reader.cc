@@ -6,6 +6,7 @@
 #include "pipeline/core/atomic_file.h"
 #include "pipeline/core/json_file.h"
 #include "pipeline/core/read_file.h"
+#include "pipeline/core/shell_quote.h"
 #include "pipeline/dataset/codec.h"
 
 namespace petprep {
@@ -136,10 +137,11 @@ Result<schema::Record> SplitReader::Read(size_t i) const {
 Result<std::unique_ptr<DatasetReader>> DatasetReader::Open(const std::string& dir) {
   auto text = ReadFile(dir + "/manifest.json", kJsonFileLimit);
   if (!text.ok()) {
-    return Status::NotFound(dir +
-                            "/manifest.json: missing; not a partitioned dataset "
-                            "(run: petprep partition --input DATA/petset --output " +
-                            dir + ")");
+    return Status::NotFound(
+        dir +
+        "/manifest.json: missing; not a partitioned dataset "
+        "(run: " +
+        ShellCommand({"petprep", "partition", "--input", "DATA/petset", "--output", dir}) + ")");
   }
   std::unique_ptr<DatasetReader> d(new DatasetReader());
   d->dir_ = dir;

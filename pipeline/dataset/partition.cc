@@ -14,6 +14,7 @@
 #include <memory>
 
 #include "pipeline/core/atomic_file.h"
+#include "pipeline/core/folder_lock.h"
 #include "pipeline/core/hash.h"
 #include "pipeline/core/json_file.h"
 #include "pipeline/core/ordered_parallel.h"
@@ -280,6 +281,51 @@ Built BuildRecord(const Pet& pet, const PartitionOptions& o, const Codec& codec)
   return b;
 }
 
+}  // namespace
+
+bool IsPetprepDataset(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(fs::symlink_status(dir, ec))) return false;
+  nlohmann::json m;
+  if (!ReadJsonFile(dir + "/manifest.json", &m).ok()) return false;
+  return m.is_object() && m.contains("format") && m["format"] == kFormat && m.contains("splits") &&
+         m.contains("fingerprint");
+}
+
+std::string DatasetHolding(const std::string& path) {
+  std::error_code ec;
+  fs::path up = fs::weakly_canonical(fs::absolute(path, ec), ec);
+  for (; !up.empty(); up = up.parent_path()) {
+    if (IsPetprepDataset(up.string())) return up.string();
+    if (up == up.root_path()) break;
+  }
+  return "";
+}
+
+namespace {
+
+// The output may not be the input, hold it, lie inside it, or lie inside another dataset
+// (whose files verify would then reject).
+Status CheckOutputFolder(const std::string& input, const std::string& output) {
+  if (IsInsideFolder(output, input)) {
+    return Status::InvalidArgument("--output " + output + " is inside --input " + input +
+                                   ": choose a folder outside the petset");
+  }
+  if (IsInsideFolder(input, output)) {
+    return Status::InvalidArgument("--output " + output + " holds --input " + input +
+                                   ": choose a folder that does not contain the petset");
+  }
+  std::error_code ec;
+  const std::string holder =
+      DatasetHolding(fs::weakly_canonical(fs::absolute(output, ec), ec).parent_path().string());
+  if (!holder.empty()) {
+    return Status::InvalidArgument("--output " + output + " is inside the dataset " + holder +
+                                   ": choose a folder outside it");
+  }
+  const std::string parent = fs::path(output).parent_path().string();
+  return parent.empty() ? Status::Ok() : MakeDirs(parent);
+}
+
 Result<std::vector<Pet>> ListPets(const std::string& input, const SplitMap& map) {
   std::error_code ec;
   if (!fs::is_directory(input, ec)) {
@@ -346,16 +392,25 @@ Result<PartitionSummary> Partition(const PartitionOptions& o) {
   if (report.is_discarded() || !report.contains("archives")) {
     return Status::Corruption(o.input + "/conversion_report.json: not a petprep conversion report");
   }
-  if (fs::exists(o.output) && !o.force) {
-    return Status::AlreadyExists(o.output + ": exists; pass --force to replace it");
+  const std::string temp = o.output + ".partial";
+  PETPREP_RETURN_IF_ERROR(CheckOutputFolder(o.input, o.output));
+  // One writer per dataset: the lock lives beside it (its files are the contract).
+  auto lock = FolderLock::Acquire(o.output, o.output + ".lock");
+  if (!lock.ok()) return lock.status();
+  std::error_code ec;
+  if (fs::exists(fs::symlink_status(o.output, ec))) {
+    if (!o.force) return Status::AlreadyExists(o.output + ": exists; pass --force to replace it");
+    if (!IsPetprepDataset(o.output)) {
+      return Status::InvalidArgument(
+          o.output +
+          ": not a dataset petprep wrote (no petprep manifest.json), so --force does not replace "
+          "it: move it away or choose another --output");
+    }
   }
   auto pets = ListPets(o.input, *map);
   if (!pets.ok()) return pets.status();
 
-  std::string temp = o.output + ".partial";
-  std::error_code ec;
-  fs::remove_all(temp, ec);
-  PETPREP_RETURN_IF_ERROR(MakeDirs(temp));
+  PETPREP_RETURN_IF_ERROR(MakeStagingFolder(temp));
   struct Cleanup {
     std::string path;
     ~Cleanup() {
@@ -449,6 +504,7 @@ Result<PartitionSummary> Partition(const PartitionOptions& o) {
   summary.fingerprint = DatasetFingerprint(nlohmann::json::parse(m.dump()));
   m["fingerprint"] = summary.fingerprint;
   PETPREP_RETURN_IF_ERROR(WriteFileUnsynced(temp + "/manifest.json", m.dump(2) + "\n"));
+  PETPREP_RETURN_IF_ERROR(UnmarkStagingFolder(temp));
 
   int fd = ::open(temp.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd >= 0) {

@@ -29,6 +29,13 @@ int FoldOf(const std::string& pet_id);
 // character, as U+XXXX.
 Status CheckPetId(const std::string& pet_id);
 
+// Whether `dir` is a dataset partition wrote: its manifest.json is petprep's, of a format it
+// knows. Only such a folder is ever replaced (--force).
+bool IsPetprepDataset(const std::string& dir);
+// The dataset folder that is `path` or holds it, or "" (outputs are never written inside one:
+// verify would reject the dataset).
+std::string DatasetHolding(const std::string& path);
+
 // Which split each fold 0-9 belongs to; splits keep the order of their first fold.
 class SplitMap {
  public:

@@ -227,17 +227,16 @@ const char* kStyle =
 Status WriteReport(const ReportOptions& o, ReportResult* result) {
   RunFolder folder(o.run);
   if (!folder.HasConfig()) {
-    return Status::NotFound(
-        o.run + ": not a training run (no config.json; run: petprep train --out " + o.run + ")");
+    return Status::NotFound(o.run + ": not a training run (no config.json; run: " +
+                            ShellCommand({"petprep", "train", "--out", o.run}) + ")");
   }
   Json config, summary, calibration;
   PETPREP_RETURN_IF_ERROR(folder.ReadConfig(&config));
   std::error_code ec;
   if (!fs::exists(folder.summary_path(), ec)) {
-    return Status::InvalidArgument(folder.summary_path() +
-                                   ": missing; the run has not finished (resume it: petprep train "
-                                   "--out " +
-                                   o.run + " --resume)");
+    return Status::InvalidArgument(
+        folder.summary_path() + ": missing; the run has not finished (resume it: " +
+        ShellCommand({"petprep", "train", "--out", o.run, "--resume"}) + ")");
   }
   PETPREP_RETURN_IF_ERROR(ReadJsonFile(folder.summary_path(), &summary));
   const bool calibrated = fs::exists(folder.calibration_path(), ec);

@@ -8,6 +8,7 @@
 #include "pipeline/core/read_file.h"
 #include "pipeline/dataset/codec.h"
 #include "pipeline/dataset/overlay.h"
+#include "pipeline/dataset/partition.h"
 #include "pipeline/dataset/resize.h"
 #include "pipeline/dataset/source_image.h"
 #include "pipeline/train/calibrate.h"
@@ -28,6 +29,11 @@ Status PredictRun(const std::string& run, const std::vector<std::string>& images
   auto temperature = ReadTemperature(run, ToHex(*digest), note);
   if (!temperature.ok()) return temperature.status();
   const double t = temperature->value_or(1.0);
+  const std::string holder = DatasetHolding(out_dir);
+  if (!holder.empty()) {
+    return Status::InvalidArgument("--out " + out_dir + " is inside the dataset " + holder +
+                                   ": choose a folder outside it");
+  }
   PETPREP_RETURN_IF_ERROR(MakeDirs(out_dir));
   const int side = r.state.image_size;
   const AugmentParams p = DrawAugmentParams(EvalSpec(r.spec), 0, 0, 0, side, side, side);

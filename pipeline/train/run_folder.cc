@@ -10,6 +10,7 @@
 
 #include "pipeline/core/atomic_file.h"
 #include "pipeline/core/read_file.h"
+#include "pipeline/core/shell_quote.h"
 
 namespace petprep {
 
@@ -67,8 +68,8 @@ Result<std::string> RunFolder::ChooseCheckpoint(const std::string& which) const 
   if (!which.empty()) return which;
   auto list = StepCheckpoints();
   if (list.empty()) {
-    return Status::NotFound(checkpoints_dir() + ": no step checkpoint (run: petprep train --out " +
-                            dir_ + ")");
+    return Status::NotFound(checkpoints_dir() + ": no step checkpoint (run: " +
+                            ShellCommand({"petprep", "train", "--out", dir_}) + ")");
   }
   return list.back().second;
 }
@@ -146,8 +147,8 @@ Status LoadRun(const std::string& run, const std::string& checkpoint, const std:
                LoadedRun* r) {
   RunFolder folder(run);
   if (!folder.HasConfig()) {
-    return Status::NotFound(
-        run + ": not a training run (no config.json; run: petprep train --out " + run + ")");
+    return Status::NotFound(run + ": not a training run (no config.json; run: " +
+                            ShellCommand({"petprep", "train", "--out", run}) + ")");
   }
   Json config;
   PETPREP_RETURN_IF_ERROR(folder.ReadConfig(&config));

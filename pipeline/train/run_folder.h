@@ -24,6 +24,9 @@
 
 namespace petprep {
 
+// The lock file inside a run folder while a command writes it (folder_lock.h).
+inline constexpr char kRunLockName[] = ".petprep.lock";
+
 class RunFolder {
  public:
   explicit RunFolder(std::string dir) : dir_(std::move(dir)) {}

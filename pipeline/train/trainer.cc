@@ -6,12 +6,16 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 
 #include "pipeline/core/atomic_file.h"
+#include "pipeline/core/folder_lock.h"
 #include "pipeline/core/interrupt.h"
 #include "pipeline/core/progress.h"
+#include "pipeline/core/shell_quote.h"
 #include "pipeline/dataset/dataset_reader.h"
+#include "pipeline/dataset/partition.h"
 #include "pipeline/loader/loader.h"
 #include "pipeline/provenance/provenance.h"
 #include "pipeline/train/checkpoint.h"
@@ -26,6 +30,7 @@ namespace petprep {
 namespace {
 
 using Json = nlohmann::ordered_json;
+namespace fs = std::filesystem;
 
 std::string Join(const std::vector<int>& v) {
   std::string s;
@@ -47,6 +52,7 @@ class Training {
 
   Status Run() {
     const auto t0 = std::chrono::steady_clock::now();
+    PETPREP_RETURN_IF_ERROR(LockRunFolder());
     PETPREP_RETURN_IF_ERROR(ResolveOptions());
     PETPREP_RETURN_IF_ERROR(OpenDataset());
     PETPREP_RETURN_IF_ERROR(MakeNetwork());
@@ -66,6 +72,62 @@ class Training {
   }
 
  private:
+  // The run folder, locked for this command's life before anything in it is read: a new run
+  // needs an absent or empty folder, a resume a petprep run.
+  Status LockRunFolder() {
+    const std::string& out = o_.out;
+    if (out.empty()) return Status::InvalidArgument("--out: a run folder is needed");
+    std::error_code ec;
+    const fs::file_status st = fs::symlink_status(out, ec);
+    if (fs::exists(st) && !fs::is_directory(st)) {
+      return Status::InvalidArgument(out + ": exists and is not a folder: choose another --out");
+    }
+    const std::string holder = DatasetHolding(out);
+    if (!holder.empty()) {
+      return Status::InvalidArgument("--out " + out + " is inside the dataset " + holder +
+                                     ": choose a folder outside it");
+    }
+    // Nothing lands in a folder that is not petprep's, not even the lock file.
+    auto check = [&]() -> Status {
+      if (o_.resume) {
+        if (!folder_.HasConfig()) {
+          return Status::NotFound(folder_.config_path() +
+                                  ": nothing to resume (run without --resume to start " + out +
+                                  ")");
+        }
+        return Status::Ok();
+      }
+      if (folder_.HasConfig()) {
+        return Status::AlreadyExists(
+            out + " holds a training run: --resume to continue it, or choose another --out");
+      }
+      for (const auto& e : fs::directory_iterator(out, ec)) {
+        if (e.path().filename() != kRunLockName) {
+          return Status::InvalidArgument(out + ": not empty and not a petprep run (it holds " +
+                                         e.path().filename().string() +
+                                         "): a new run needs an empty or new --out folder");
+        }
+      }
+      return Status::Ok();
+    };
+    if (fs::exists(st)) PETPREP_RETURN_IF_ERROR(check());
+    PETPREP_RETURN_IF_ERROR(MakeDirs(out));
+    auto lock = FolderLock::Acquire(out, out + "/" + kRunLockName);
+    if (!lock.ok()) return lock.status();
+    lock_ = std::move(*lock);
+    PETPREP_RETURN_IF_ERROR(check());  // again, now that no other petprep can change it
+    if (o_.resume) {
+      for (const std::string& dir : {out, folder_.checkpoints_dir()}) {
+        const int removed = RemoveStaleTempFiles(dir);
+        if (removed > 0) {
+          result_->notes.push_back(dir + ": removed " + std::to_string(removed) +
+                                   " temporary files of a process that is gone");
+        }
+      }
+    }
+    return Status::Ok();
+  }
+
   // Options: a new run's from the command line and its files, a resumed run's from config.json.
   Status ResolveOptions() {
     if (!o_.resume) {
@@ -399,9 +461,10 @@ class Training {
       state_.pending_validation =
           state_.step > 0 && state_.step % per_epoch_ == 0 && validated != state_.step;
       PETPREP_RETURN_IF_ERROR(SaveStep());
-      return Status::Interrupted("interrupted at step " + std::to_string(state_.step) +
-                                 "; checkpoint " + folder_.step_checkpoint(state_.step) +
-                                 " written (petprep train --out " + o_.out + " --resume)");
+      return Status::Interrupted(
+          "interrupted at step " + std::to_string(state_.step) + "; checkpoint " +
+          folder_.step_checkpoint(state_.step) + " written (" +
+          ShellCommand({"petprep", "train", "--out", o_.out, "--resume"}) + ")");
     }
     PETPREP_RETURN_IF_ERROR(status);
     progress.Finish();
@@ -457,6 +520,7 @@ class Training {
   DeviceTensor loss_, dlogits_;
   TrainState state_;
   MetricsLog log_;
+  std::unique_ptr<FolderLock> lock_;
 };
 
 }  // namespace

@@ -123,7 +123,7 @@ def test_epochs_run_on_and_a_loaded_state_moves_the_stream(dataset):
     whole = cli_batches(dataset, "--seed", 4, "--batch", 4, "--epochs", 3)
     first = rows(loader)
     second = rows(loader)
-    loader.load_state_dict({"seed": 4, "epoch": 0, "position": 8})
+    loader.load_state_dict({"seed": 4, "epoch": 0, "position": 8, "batch": 4})
     again = rows(loader)  # back to step 2 of epoch 0: the rest of that epoch
     assert first + second == whole[: 2 * len(first)]
     assert again == whole[2 : len(first)]
