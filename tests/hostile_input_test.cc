@@ -217,13 +217,13 @@ std::string PngHeader(uint32_t w, uint32_t h) {
   return png + std::string(280, '\0');
 }
 
-std::string GifHeader(uint16_t w, uint16_t h) {
-  std::string gif = "GIF89a";
-  for (uint16_t v : {w, h}) {
-    gif.push_back(static_cast<char>(v & 0xff));
-    gif.push_back(static_cast<char>(v >> 8));
-  }
-  return gif + std::string("\0\0\0", 3) + ",\0\0\0\0\x01\0\x01\0\0\x02\x02\x44\x01\0;";
+// A GIF of a w x h screen whose one frame declares fw x fh.
+std::string GifHeader(uint16_t w, uint16_t h, uint16_t fw = 1, uint16_t fh = 1) {
+  auto le16 = [](uint16_t v) {
+    return std::string{static_cast<char>(v & 0xff), static_cast<char>(v >> 8)};
+  };
+  return "GIF89a" + le16(w) + le16(h) + std::string("\0\0\0", 3) + "," + le16(0) + le16(0) +
+         le16(fw) + le16(fh) + std::string("\0\x02\x02\x44\x01\0;", 7);
 }
 
 // A real small JPEG whose frame header is rewritten to declare w x h.
@@ -250,6 +250,7 @@ TEST_F(HostileInputTest, PictureBombsAreRefusedFromTheirHeaders) {
       {"bomb60000.png", PngHeader(60000, 60000)},
       {"bomb20000.gif", GifHeader(20000, 20000)},
       {"bomb65535.gif", GifHeader(65535, 65535)},
+      {"frame-bomb.gif", GifHeader(16, 16, 60000, 60000)},
       {"bomb65500.jpg", JpegHeader(*jpeg, 65500, 65500)},
   };
   for (const auto& [name, bytes] : bombs) {

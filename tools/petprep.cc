@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -165,6 +166,13 @@ int main(int argc, char** argv) {
   if (help) ctx.args.push_back("--help");
   try {
     return command->run(ctx);
+  } catch (const std::bad_alloc&) {
+    // Every size petprep reads is bounded; what is left is a machine with too little memory.
+    std::fprintf(stderr,
+                 "petprep %s: error: out of memory (free some, or use smaller inputs: --size, "
+                 "--batch, --max-pixels)\n",
+                 name.c_str());
+    return kExitFailure;
   } catch (const std::exception& e) {
     // Library code returns Status; anything thrown is a bug, reported rather than aborting.
     std::fprintf(stderr, "petprep %s: internal error: %s\n", name.c_str(), e.what());

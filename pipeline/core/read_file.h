@@ -28,6 +28,7 @@ inline constexpr FileLimit kCheckpointLimit{"checkpoint", uint64_t{1} << 30};
 inline constexpr FileLimit kPictureFileLimit{"picture", uint64_t{512} << 20};
 inline constexpr FileLimit kTraceFileLimit{"trace", uint64_t{1} << 30};
 inline constexpr FileLimit kShardFileLimit{"shard", uint64_t{16} << 30};
+inline constexpr FileLimit kShardIndexLimit{"shard index", uint64_t{64} << 20};
 inline constexpr FileLimit kArchiveFileLimit{"archive", uint64_t{64} << 30};
 
 // An open regular file, closed by the destructor.

@@ -20,6 +20,7 @@
 #include <tuple>
 
 #include "pipeline/core/atomic_file.h"
+#include "pipeline/core/folder_lock.h"
 #include "pipeline/core/hash.h"
 #include "pipeline/core/interrupt.h"
 #include "pipeline/core/progress.h"
@@ -421,17 +422,20 @@ Result<ConvertSummary> ConvertArchives(const ConvertOptions& o) {
   const std::string petset = o.data_dir + "/petset";
   const std::string partial = o.data_dir + "/.petset.partial";
   ConvertSummary summary;
+  PETPREP_RETURN_IF_ERROR(MakeDirs(o.data_dir));
+  auto lock = FolderLock::Acquire(petset, o.data_dir + "/petset.lock");
+  if (!lock.ok()) return lock.status();
+  std::error_code ec;
+  if (fs::exists(fs::symlink_status(petset, ec)) && !fs::exists(petset + "/" + kReportName, ec)) {
+    return Status::InvalidArgument(petset + ": not a petset petprep wrote (no " + kReportName +
+                                   "), so it is not replaced: move it away");
+  }
   if (!o.force) {
     auto fresh = UpToDate(o, petset, &summary);
     if (!fresh.ok()) return fresh.status();
     if (*fresh) return summary;
   }
-  std::error_code ec;
-  fs::remove_all(partial, ec);  // what a killed run left
-  if (ec) return Status::IoError(partial + ": cannot remove: " + ec.message());
-  if (::mkdir(partial.c_str(), 0755) != 0) {
-    return Status::IoError(partial + ": cannot create: " + std::strerror(errno));
-  }
+  PETPREP_RETURN_IF_ERROR(MakeStagingFolder(partial));  // removes what a killed run left
   struct Cleanup {
     std::string path;
     bool keep = false;
@@ -563,6 +567,7 @@ Result<ConvertSummary> ConvertArchives(const ConvertOptions& o) {
   std::sort(defects.begin(), defects.end());
   summary.defects = static_cast<int>(defects.size());
 
+  PETPREP_RETURN_IF_ERROR(UnmarkStagingFolder(partial));
   auto tree = PetsetTreeSha256(partial);
   if (!tree.ok()) return tree.status();
   summary.tree_sha256 = *tree;

@@ -76,7 +76,7 @@ void ShardBuilder::Clear() {
 
 Result<std::unique_ptr<ShardReader>> ShardReader::Open(const std::string& rec_path,
                                                        const std::string& idx_path) {
-  auto idx_bytes = ReadFile(idx_path, kShardFileLimit);
+  auto idx_bytes = ReadFile(idx_path, kShardIndexLimit);
   if (!idx_bytes.ok()) return idx_bytes.status();
   schema::ShardIndex idx;
   if (!idx.ParseFromString(*idx_bytes) || idx.format() != 1) {
@@ -84,14 +84,16 @@ Result<std::unique_ptr<ShardReader>> ShardReader::Open(const std::string& rec_pa
   }
   std::unique_ptr<ShardReader> r(new ShardReader());
   r->path_ = rec_path;
-  r->fd_ = ::open(rec_path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (r->fd_ < 0) {
-    if (errno == ENOENT) return Status::NotFound(rec_path + ": no such shard");
-    return Status::IoError(rec_path + ": cannot open: " + std::strerror(errno));
+  auto file = ReadableFile::Open(rec_path, kShardFileLimit);
+  if (!file.ok()) {
+    if (file.status().code() == Status::Code::kNotFound) {
+      return Status::NotFound(rec_path + ": no such shard");
+    }
+    return file.status();
   }
-  struct stat st;
-  fstat(r->fd_, &st);
-  r->size_ = static_cast<uint64_t>(st.st_size);
+  r->size_ = file->size();
+  r->fd_ = ::fcntl(file->fd(), F_DUPFD_CLOEXEC, 0);
+  if (r->fd_ < 0) return Status::IoError(rec_path + ": cannot open: " + std::strerror(errno));
   if (r->size_ != idx.shard_bytes()) {
     return Status::Corruption(rec_path + ": " + std::to_string(r->size_) + " bytes, its index " +
                               idx_path + " says " + std::to_string(idx.shard_bytes()));

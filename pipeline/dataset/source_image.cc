@@ -119,6 +119,39 @@ int ReadGifBytes(GifFileType* gif, GifByteType* out, int n) {
   return static_cast<int>(k);
 }
 
+// Every frame's size from its image descriptor, walked over the file's blocks before giflib
+// allocates a raster for any of them (a frame may declare more than the logical screen).
+Status CheckGifFrames(const std::string& b, uint64_t max_pixels) {
+  auto u8 = [&](size_t at) { return static_cast<uint8_t>(b[at]); };
+  auto u16 = [&](size_t at) { return static_cast<int64_t>(u8(at) | (u8(at + 1) << 8)); };
+  size_t at = 13;
+  if (b.size() < at) return Status::Corruption("GIF header is truncated");
+  if (u8(10) & 0x80) at += 3u << ((u8(10) & 7) + 1);  // the global colour table
+  auto skip_sub_blocks = [&]() {
+    while (at < b.size() && u8(at) != 0) at += 1 + u8(at);
+    ++at;
+  };
+  while (at < b.size()) {
+    const uint8_t kind = u8(at);
+    if (kind == 0x3B) break;  // trailer
+    if (kind == 0x21) {       // extension: label, then sub-blocks
+      at += 2;
+      skip_sub_blocks();
+    } else if (kind == 0x2C) {
+      if (at + 10 > b.size()) break;  // giflib reports the truncation
+      PETPREP_RETURN_IF_ERROR(CheckPictureSize(u16(at + 5), u16(at + 7), max_pixels, "GIF frame"));
+      const uint8_t flags = u8(at + 9);
+      at += 10;
+      if (flags & 0x80) at += 3u << ((flags & 7) + 1);  // a local colour table
+      at += 1;                                          // LZW minimum code size
+      skip_sub_blocks();
+    } else {
+      break;  // not a block giflib reads either
+    }
+  }
+  return Status::Ok();
+}
+
 Result<SourceImage> ReadGif(const std::string& bytes, uint64_t max_pixels) {
   GifSource src{&bytes};
   int err = 0;
@@ -126,6 +159,7 @@ Result<SourceImage> ReadGif(const std::string& bytes, uint64_t max_pixels) {
   if (!gif) return Status::Corruption(std::string("GIF cannot be opened: ") + GifErrorString(err));
   // The logical screen, from the header, before a frame is read.
   Status fits = CheckPictureSize(gif->SWidth, gif->SHeight, max_pixels, "GIF");
+  if (fits.ok()) fits = CheckGifFrames(bytes, max_pixels);
   if (!fits.ok()) {
     DGifCloseFile(gif, &err);
     return fits;
