@@ -32,7 +32,9 @@ int RunPartition(CommandContext& ctx) {
   app.add_option("--shard-records", o.shard_records, "Records per shard")->capture_default_str();
   app.add_option("--jobs", o.jobs, "Threads (default: all cores)")->check(CLI::Range(1, 1024));
   AddMaxPixels(app, &o.max_pixels);
-  app.add_flag("--force", o.force, "Replace an existing output");
+  app.add_flag("--force", o.force,
+               "Replace an existing dataset petprep wrote (never the petset, a folder holding it, "
+               "or a folder or file of your own)");
   int rc;
   if (!ParseArgs(app, ctx, &rc)) return rc;
   auto r = Partition(o);

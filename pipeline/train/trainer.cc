@@ -110,7 +110,11 @@ class Training {
       }
       return Status::Ok();
     };
-    if (fs::exists(st)) PETPREP_RETURN_IF_ERROR(check());
+    // A folder with a lock file is petprep's: checked once the lock is ours (another petprep may
+    // be half-way through making it a run).
+    if (fs::exists(st) && !fs::exists(out + "/" + kRunLockName, ec)) {
+      PETPREP_RETURN_IF_ERROR(check());
+    }
     PETPREP_RETURN_IF_ERROR(MakeDirs(out));
     auto lock = FolderLock::Acquire(out, out + "/" + kRunLockName);
     if (!lock.ok()) return lock.status();
