@@ -492,6 +492,14 @@ TEST_F(HostileInputTest, ANewRunNeedsAnEmptyFolderAndNoOutputLandsInsideADataset
             std::string::npos)
       << r.err;
   EXPECT_EQ(Tree(dir / "mine").size(), 1u) << "petprep left a file in a folder not its own";
+  // A refused command leaves no folder it made: a resume of nothing, a new run on no dataset.
+  r = testing::RunPetprep("train -q --out " + dir / "typo" + " --resume");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("nothing to resume"), std::string::npos) << r.err;
+  r = testing::RunPetprep("train -q --data " + dir / "no-dataset" + " --out " + dir / "new" + args);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_FALSE(std::filesystem::exists(dir / "typo"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "new"));
   const auto dataset_before = Tree(data_);
   for (const std::string& cmd :
        {"train -q --data " + data_ + " --out " + data_ + "/run" + args,

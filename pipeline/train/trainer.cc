@@ -53,9 +53,19 @@ class Training {
   Status Run() {
     const auto t0 = std::chrono::steady_clock::now();
     PETPREP_RETURN_IF_ERROR(LockRunFolder());
-    PETPREP_RETURN_IF_ERROR(ResolveOptions());
-    PETPREP_RETURN_IF_ERROR(OpenDataset());
-    PETPREP_RETURN_IF_ERROR(MakeNetwork());
+    Status ready = ResolveOptions();
+    if (ready.ok()) ready = OpenDataset();
+    if (ready.ok()) ready = MakeNetwork();
+    if (!ready.ok()) {
+      // A new run refused before it began leaves no folder behind that it made.
+      if (made_out_ && !o_.resume) {
+        lock_.reset();
+        std::error_code ec;
+        fs::remove(o_.out + "/" + kRunLockName, ec);
+        fs::remove(o_.out, ec);  // only if empty
+      }
+      return ready;
+    }
     PETPREP_RETURN_IF_ERROR(o_.resume ? Resume() : Begin());
     PETPREP_RETURN_IF_ERROR(log_.Open(folder_.metrics_path()));
     const uint64_t start_step = state_.step;
@@ -112,9 +122,10 @@ class Training {
     };
     // A folder with a lock file is petprep's: checked once the lock is ours (another petprep may
     // be half-way through making it a run).
-    if (fs::exists(st) && !fs::exists(out + "/" + kRunLockName, ec)) {
+    if ((fs::exists(st) || o_.resume) && !fs::exists(out + "/" + kRunLockName, ec)) {
       PETPREP_RETURN_IF_ERROR(check());
     }
+    made_out_ = !fs::exists(st);
     PETPREP_RETURN_IF_ERROR(MakeDirs(out));
     auto lock = FolderLock::Acquire(out, out + "/" + kRunLockName);
     if (!lock.ok()) return lock.status();
@@ -525,6 +536,7 @@ class Training {
   TrainState state_;
   MetricsLog log_;
   std::unique_ptr<FolderLock> lock_;
+  bool made_out_ = false;  // this command made the run folder
 };
 
 }  // namespace
